@@ -1,0 +1,125 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"hone/compute"
+	"hone/tensor"
+)
+
+// Cache is the key/value cache of one sequence being decoded: per layer, the
+// rotated keys and the values of every position so far.
+type Cache struct {
+	K, V []*tensor.Tensor // per layer [capacity, kv*hd]
+	// Len is the number of positions cached.
+	Len int
+
+	scratch map[int]*decodeScratch
+}
+
+type decodeScratch struct {
+	la  *layerActs
+	x   *tensor.Tensor
+	A   *tensor.Tensor
+	pos []int32
+}
+
+// NewCache returns an empty cache for up to capacity positions.
+func (m *Model) NewCache(capacity int) *Cache {
+	c := m.Config
+	kc := &Cache{scratch: map[int]*decodeScratch{}}
+	for i := 0; i < c.Layers; i++ {
+		kc.K = append(kc.K, tensor.New(tensor.F32, capacity, c.KVDim()))
+		kc.V = append(kc.V, tensor.New(tensor.F32, capacity, c.KVDim()))
+	}
+	return kc
+}
+
+// Capacity is the number of positions the cache can hold.
+func (kc *Cache) Capacity() int { return kc.K[0].Shape[0] }
+
+// Truncate forgets every position from n on (n <= Len), so that a shared
+// prefix can be kept and the rest decoded again.
+func (kc *Cache) Truncate(n int) {
+	if n < 0 || n > kc.Len {
+		panic(fmt.Sprintf("model.Cache.Truncate(%d) with %d cached", n, kc.Len))
+	}
+	kc.Len = n
+}
+
+// Decode runs ids, the next len(ids) tokens of the sequence, through the
+// model after the cached positions, appends their keys and values to the
+// cache, and writes logits: [len(ids), vocab] when logits has that many rows,
+// else [1, vocab] for the last token only.
+func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.Tensor) error {
+	c := m.Config
+	n := len(ids)
+	if n == 0 {
+		return fmt.Errorf("decode: no tokens")
+	}
+	if kc.Len+n > kc.Capacity() {
+		return fmt.Errorf("decode: %d cached + %d new tokens exceed the cache capacity %d", kc.Len, n, kc.Capacity())
+	}
+	if w := c.SlidingWindow; w > 0 && kc.Len+n > w {
+		return fmt.Errorf("decode: %d positions exceed the sliding window of %d, which hone does not implement", kc.Len+n, w)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= c.Vocab {
+			return fmt.Errorf("decode: token id %d at %d is outside the vocabulary of %d", id, i, c.Vocab)
+		}
+	}
+	sc := kc.scratch[n]
+	if sc == nil {
+		sc = &decodeScratch{la: newLayerActs(c, 1, n), x: tensor.New(tensor.F32, n, c.Hidden),
+			A: tensor.New(tensor.F32, n, c.Intermediate), pos: make([]int32, n)}
+		if n == 1 || len(kc.scratch) < 4 {
+			kc.scratch[n] = sc
+		}
+	}
+	for i := range sc.pos {
+		sc.pos[i] = int32(kc.Len + i)
+	}
+	cos, sin := m.ropeTables(kc.Len + n)
+	s := compute.AttnShape{
+		Batch: 1, Tq: n, Tk: kc.Len + n, QOffset: kc.Len,
+		Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
+		Scale: float32(1 / math.Sqrt(float64(c.HeadDim))),
+	}
+	x := sc.x
+	e.Embed(x, m.W.Embed, ids)
+	for l := range m.W.Layers {
+		kDst := kc.K[l].Slice(kc.Len, kc.Len+n)
+		vDst := kc.V[l].Slice(kc.Len, kc.Len+n)
+		kAll := kc.K[l].Slice(0, kc.Len+n)
+		vAll := kc.V[l].Slice(0, kc.Len+n)
+		sc.la.X = x
+		m.layerForward(e, l, sc.la, x, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, sc.A, false)
+	}
+	kc.Len += n
+	rows := logits.Rows()
+	switch rows {
+	case n:
+	case 1:
+		x = x.Slice(n-1, n)
+	default:
+		return fmt.Errorf("decode: logits have %d rows for %d tokens", rows, n)
+	}
+	h := tensor.New(tensor.F32, rows, c.Hidden)
+	e.RMSNorm(h, x, m.W.Norm, float32(c.RMSEps), nil)
+	e.MatMul(logits, h, m.W.LMHead, false, true, false)
+	return nil
+}
+
+// Logits runs a full forward pass over the batch (no cache, no backward) and
+// returns the logits of every position, [B*T, vocab].
+func (m *Model) Logits(e compute.Engine, b *Batch) (*tensor.Tensor, error) {
+	if err := m.Check(b); err != nil {
+		return nil, err
+	}
+	a := m.NewActivations(b.B, b.T, true) // one shared set of layer buffers
+	m.Forward(e, b, a, false)
+	out := tensor.New(tensor.F32, b.B*b.T, m.Config.Vocab)
+	e.MatMul(out, a.HF, m.W.LMHead, false, true, false)
+	return out, nil
+}
