@@ -1,0 +1,387 @@
+package cpu
+
+import (
+	"sync"
+	"unsafe"
+
+	"hone/tensor"
+)
+
+// kernels is the set of GEMM micro-kernels of one instruction set.
+type kernels struct {
+	name string
+	f32  f32Kernel
+	// bf16 is nil where the CPU has no bf16 dot product: products with a
+	// BF16 b then widen b to float32 while packing and use f32.
+	bf16 *bf16Kernel
+}
+
+// f32Kernel computes an mr x nr tile of C from float32 panels.
+type f32Kernel struct {
+	mr, nr int
+	fn     func(kc int, a, b, c *float32, ldc int, acc int)
+}
+
+// bf16Kernel computes an mr x nr tile of C from panels of bf16 pairs: kc
+// counts pairs of k.
+type bf16Kernel struct {
+	mr, nr int
+	fn     func(kc int, a, b *uint16, c *float32, ldc int, acc int)
+}
+
+// Blocking. A k block of the packed A (all of m) and of one thread's B
+// chunk (panelsPerChunk panels of nr columns) stay in L2; one A
+// micro-panel (mr x kc) stays in L1 while the thread sweeps the chunk.
+const (
+	kcF32          = 256 // k per block, float32
+	kcBF16         = 512 // k per block, bf16 (256 pairs: the same bytes)
+	panelsPerChunk = 8   // nr-wide panels of B per task
+	// parallelFlops is the size (2mnk) below which a product runs on the
+	// calling goroutine alone: waking the pool costs more than it saves.
+	parallelFlops = 1 << 17
+)
+
+// operand is one matrix operand of a product as stored: element (r, c) of
+// op(X) is at d[r*ld+c], or at d[c*ld+r] when t is set. Exactly one of f
+// and h is set.
+type operand struct {
+	f  []float32
+	h  []uint16 // bfloat16 bits
+	ld int
+	t  bool
+}
+
+// gemm computes C (m x n, row stride ldc) = op(A)·op(B), or adds it to C
+// when acc is set. op(A) is m x k and float32; op(B) is k x n, float32 or
+// bf16.
+func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !acc {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	if b.h != nil && e.kern.bf16 != nil {
+		kb := e.kern.bf16
+		pl := &plan[uint16]{
+			m: m, n: n, k: k, mr: kb.mr, nr: kb.nr, step: 2, kc: kcBF16,
+			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb.mr, i0, p0, p1) },
+			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb.nr, j0, p0, p1) },
+			kern:  kb.fn,
+		}
+		pl.run(e, c, ldc, acc)
+		return
+	}
+	kf := e.kern.f32
+	pl := &plan[float32]{
+		m: m, n: n, k: k, mr: kf.mr, nr: kf.nr, step: 1, kc: kcF32,
+		packA: func(dst []float32, i0, p0, p1 int) { packAF32(dst, a, m, kf.mr, i0, p0, p1) },
+		packB: func(dst []float32, j0, p0, p1 int) { packBF32(dst, b, n, kf.nr, j0, p0, p1) },
+		kern:  kf.fn,
+	}
+	pl.run(e, c, ldc, acc)
+}
+
+// plan is one blocked product over packed elements E: float32, or uint16
+// holding bf16 pairs (step 2: a kernel step consumes two k).
+type plan[E float32 | uint16] struct {
+	m, n, k  int
+	mr, nr   int
+	step, kc int
+	// packA packs rows [i0, i0+mr) of op(A) for k in [p0, p1) into an
+	// mr-wide micro-panel, zero-padded.
+	packA func(dst []E, i0, p0, p1 int)
+	// packB packs one nr-wide micro-panel of op(B), columns [j0, j0+nr)
+	// for k in [p0, p1), zero-padded.
+	packB func(dst []E, j0, p0, p1 int)
+	kern  func(kc int, a, b *E, c *float32, ldc int, acc int)
+}
+
+// blocks splits [0, k) into near-equal blocks of at most kc, each a
+// multiple of step long except the last.
+func blocks(k, kc, step int) []int {
+	nb := (k + kc - 1) / kc
+	bs := make([]int, nb+1)
+	for i := 1; i < nb; i++ {
+		bs[i] = (i*k/nb + step - 1) / step * step
+	}
+	bs[nb] = k
+	return bs
+}
+
+func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
+	m, n, mr, nr, step := pl.m, pl.n, pl.mr, pl.nr, pl.step
+	kb := blocks(pl.k, pl.kc, step)
+	mPanels := (m + mr - 1) / mr
+	nPanels := (n + nr - 1) / nr
+	mp := mPanels * mr
+	kpad := (pl.k + step - 1) / step * step
+
+	threads := e.threads
+	if 2*m*n*pl.k < parallelFlops {
+		threads = 1
+	}
+	run := func(tasks int, f func(int)) {
+		if threads == 1 {
+			for i := 0; i < tasks; i++ {
+				f(i)
+			}
+			return
+		}
+		e.pool.run(tasks, f)
+	}
+
+	// Pack all of op(A), block by block: block [p0, p1) starts at mp*p0
+	// and holds mPanels micro-panels of mr*(p1-p0 rounded up to step).
+	abuf := getBuf[E](mp * kpad)
+	pa := abuf.s
+	run(mPanels, func(ip int) {
+		for bi := 0; bi+1 < len(kb); bi++ {
+			p0, p1 := kb[bi], kb[bi+1]
+			w := (p1 - p0 + step - 1) / step * step * mr
+			pl.packA(pa[mp*p0+ip*w:mp*p0+(ip+1)*w], ip*mr, p0, p1)
+		}
+	})
+
+	// Split the columns into chunks of panels, and the rows too when there
+	// are fewer column chunks than threads.
+	nChunks := (nPanels + panelsPerChunk - 1) / panelsPerChunk
+	if nChunks < 4*threads && nChunks%threads != 0 {
+		nChunks = min(nPanels, (nChunks+threads-1)/threads*threads)
+	}
+	mChunks := 1
+	if nChunks < threads {
+		mChunks = min(mPanels, (threads+nChunks-1)/nChunks)
+	}
+	maxChunk := (nPanels + nChunks - 1) / nChunks
+	run(mChunks*nChunks, func(t int) {
+		mc, nc := t/nChunks, t%nChunks
+		ipa, ipb := mc*mPanels/mChunks, (mc+1)*mPanels/mChunks
+		jpa, jpb := nc*nPanels/nChunks, (nc+1)*nPanels/nChunks
+		maxW := 0
+		for bi := 0; bi+1 < len(kb); bi++ {
+			maxW = max(maxW, (kb[bi+1]-kb[bi]+step-1)/step*step)
+		}
+		bbuf := getBuf[E](maxW * nr * maxChunk)
+		defer putBuf(bbuf)
+		pb := bbuf.s
+		var tile [64 * 64]float32
+		for bi := 0; bi+1 < len(kb); bi++ {
+			p0, p1 := kb[bi], kb[bi+1]
+			w := (p1 - p0 + step - 1) / step * step
+			for jp := jpa; jp < jpb; jp++ {
+				o := (jp - jpa) * w * nr
+				pl.packB(pb[o:o+w*nr], jp*nr, p0, p1)
+			}
+			accFlag := 0
+			if acc || bi > 0 {
+				accFlag = 1
+			}
+			steps := w / step
+			for ip := ipa; ip < ipb; ip++ {
+				ap := &pa[mp*p0+ip*w*mr]
+				i0 := ip * mr
+				for jp := jpa; jp < jpb; jp++ {
+					bp := &pb[(jp-jpa)*w*nr]
+					j0 := jp * nr
+					if i0+mr <= m && j0+nr <= n {
+						pl.kern(steps, ap, bp, &c[i0*ldc+j0], ldc, accFlag)
+						continue
+					}
+					pl.kern(steps, ap, bp, &tile[0], nr, 0)
+					rows, cols := min(mr, m-i0), min(nr, n-j0)
+					for i := 0; i < rows; i++ {
+						dst := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
+						src := tile[i*nr : i*nr+cols]
+						if accFlag == 1 {
+							for j, v := range src {
+								dst[j] += v
+							}
+						} else {
+							copy(dst, src)
+						}
+					}
+				}
+			}
+		}
+	})
+	putBuf(abuf)
+}
+
+// packAF32 packs rows [i0, i0+mr) of op(A) for k in [p0, p1) as dst[kk*mr+i].
+func packAF32(dst []float32, a operand, m, mr, i0, p0, p1 int) {
+	kc := p1 - p0
+	rows := min(mr, m-i0)
+	if rows < mr {
+		clear(dst[:kc*mr])
+	}
+	if !a.t {
+		for i := 0; i < rows; i++ {
+			src := a.f[(i0+i)*a.ld+p0 : (i0+i)*a.ld+p1]
+			d := dst[i:]
+			for kk, v := range src {
+				d[kk*mr] = v
+			}
+		}
+		return
+	}
+	for kk := 0; kk < kc; kk++ {
+		o := (p0+kk)*a.ld + i0
+		copy(dst[kk*mr:kk*mr+rows], a.f[o:o+rows])
+	}
+}
+
+// packBF32 packs columns [j0, j0+nr) of op(B) for k in [p0, p1) as
+// dst[kk*nr+j] in float32, widening bf16.
+func packBF32(dst []float32, b operand, n, nr, j0, p0, p1 int) {
+	kc := p1 - p0
+	cols := min(nr, n-j0)
+	if cols < nr {
+		clear(dst[:kc*nr])
+	}
+	switch {
+	case !b.t && b.f != nil:
+		for kk := 0; kk < kc; kk++ {
+			o := (p0+kk)*b.ld + j0
+			copy(dst[kk*nr:kk*nr+cols], b.f[o:o+cols])
+		}
+	case !b.t:
+		for kk := 0; kk < kc; kk++ {
+			o := (p0+kk)*b.ld + j0
+			d := dst[kk*nr : kk*nr+cols]
+			for j, h := range b.h[o : o+cols] {
+				d[j] = tensor.BF16ToF32(h)
+			}
+		}
+	case b.f != nil:
+		for j := 0; j < cols; j++ {
+			src := b.f[(j0+j)*b.ld+p0 : (j0+j)*b.ld+p1]
+			d := dst[j:]
+			for kk, v := range src {
+				d[kk*nr] = v
+			}
+		}
+	default:
+		for j := 0; j < cols; j++ {
+			src := b.h[(j0+j)*b.ld+p0 : (j0+j)*b.ld+p1]
+			d := dst[j:]
+			for kk, h := range src {
+				d[kk*nr] = tensor.BF16ToF32(h)
+			}
+		}
+	}
+}
+
+// packABF16 packs rows [i0, i0+mr) of op(A) for k in [p0, p1), rounded to
+// bf16, as pairs: element (kk, i) at ((kk/2)*mr+i)*2 + kk%2.
+func packABF16(dst []uint16, a operand, m, mr, i0, p0, p1 int) {
+	kc := p1 - p0
+	w := (kc + 1) &^ 1
+	rows := min(mr, m-i0)
+	if rows < mr || w != kc {
+		clear(dst[:w*mr])
+	}
+	if !a.t {
+		for i := 0; i < rows; i++ {
+			src := a.f[(i0+i)*a.ld+p0 : (i0+i)*a.ld+p1]
+			d := dst[2*i:]
+			q := 0
+			for ; q+1 < kc; q += 2 {
+				d[q*mr] = tensor.F32ToBF16(src[q])
+				d[q*mr+1] = tensor.F32ToBF16(src[q+1])
+			}
+			if q < kc {
+				d[q*mr] = tensor.F32ToBF16(src[q])
+			}
+		}
+		return
+	}
+	for kk := 0; kk < kc; kk++ {
+		o := (p0+kk)*a.ld + i0
+		d := dst[(kk>>1)*mr*2+kk&1:]
+		for i, v := range a.f[o : o+rows] {
+			d[2*i] = tensor.F32ToBF16(v)
+		}
+	}
+}
+
+// packBBF16 packs columns [j0, j0+nr) of op(B) (bf16) for k in [p0, p1)
+// as pairs: element (kk, j) at ((kk/2)*nr+j)*2 + kk%2.
+func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int) {
+	kc := p1 - p0
+	w := (kc + 1) &^ 1
+	cols := min(nr, n-j0)
+	if cols < nr || w != kc {
+		clear(dst[:w*nr])
+	}
+	if !b.t {
+		for kk := 0; kk < kc; kk++ {
+			o := (p0+kk)*b.ld + j0
+			d := dst[(kk>>1)*nr*2+kk&1:]
+			for j, h := range b.h[o : o+cols] {
+				d[2*j] = h
+			}
+		}
+		return
+	}
+	for j := 0; j < cols; j++ {
+		src := b.h[(j0+j)*b.ld+p0 : (j0+j)*b.ld+p1]
+		d := dst[2*j:]
+		q := 0
+		for ; q+1 < kc; q += 2 {
+			d[q*nr] = src[q]
+			d[q*nr+1] = src[q+1]
+		}
+		if q < kc {
+			d[q*nr] = src[q]
+		}
+	}
+}
+
+// buf is a 64-byte aligned scratch slice from a pool.
+type buf[E float32 | uint16] struct {
+	s   []E
+	raw []E
+}
+
+var (
+	poolF32 sync.Pool
+	poolU16 sync.Pool
+)
+
+// getBuf returns scratch of at least n elements (contents undefined).
+func getBuf[E float32 | uint16](n int) *buf[E] {
+	var p *sync.Pool
+	var e E
+	if unsafe.Sizeof(e) == 4 {
+		p = &poolF32
+	} else {
+		p = &poolU16
+	}
+	b, _ := p.Get().(*buf[E])
+	if b == nil || cap(b.raw) < n+32 {
+		b = &buf[E]{raw: make([]E, n+32)}
+	}
+	off := 0
+	if n > 0 {
+		addr := uintptr(unsafe.Pointer(&b.raw[0]))
+		off = int((64 - addr%64) % 64 / unsafe.Sizeof(e))
+	}
+	b.s = b.raw[off : off+n]
+	return b
+}
+
+// putBuf returns scratch to its pool.
+func putBuf[E float32 | uint16](b *buf[E]) {
+	var e E
+	if unsafe.Sizeof(e) == 4 {
+		poolF32.Put(b)
+	} else {
+		poolU16.Put(b)
+	}
+}

@@ -1,0 +1,159 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"hone/compute/ref"
+	"hone/tensor"
+)
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0xc0ffee)) }
+
+// randT returns an F32 tensor of normal values.
+func randT(r *rand.Rand, shape ...int) *tensor.Tensor {
+	t := tensor.New(tensor.F32, shape...)
+	for i := range t.F32() {
+		t.F32()[i] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// naive returns op(a)·op(b) (+ c0 when acc) in float64, and the sum of
+// |op(a)|·|op(b)| per element (the scale of the rounding error).
+func naive(a, b []float64, m, n, k int, ta, tb bool) (c, mag []float64) {
+	c, mag = make([]float64, m*n), make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, g float64
+			for p := 0; p < k; p++ {
+				x, y := a[i*k+p], b[p*n+j]
+				if ta {
+					x = a[p*m+i]
+				}
+				if tb {
+					y = b[j*k+p]
+				}
+				s += x * y
+				g += math.Abs(x * y)
+			}
+			c[i*n+j], mag[i*n+j] = s, g
+		}
+	}
+	return c, mag
+}
+
+func to64(t *tensor.Tensor) []float64 {
+	f := t.ToF32().F32()
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// bf16Round returns x rounded to bf16 in float64.
+func bf16Round(x []float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(tensor.BF16ToF32(tensor.F32ToBF16(float32(v))))
+	}
+	return out
+}
+
+// engines returns an engine for every kernel set this CPU runs, with 1 and
+// 3 threads.
+func engines(t testing.TB) []*Engine {
+	var es []*Engine
+	for _, k := range availableKernels() {
+		for _, th := range []int{1, 3} {
+			e := newWithKernels(th, k)
+			t.Cleanup(e.Close)
+			es = append(es, e)
+		}
+	}
+	return es
+}
+
+var gemmSizes = [][3]int{ // m, n, k
+	{1, 1, 1}, {1, 7, 3}, {7, 1, 5}, {7, 63, 65}, {65, 7, 63}, {9, 49, 2},
+	{8, 48, 256}, {16, 96, 257}, {63, 65, 577}, {129, 200, 31}, {33, 577, 1},
+	{5, 1000, 9}, {300, 20, 513},
+}
+
+func TestMatMulNaive(t *testing.T) {
+	r := newRand(1)
+	for _, e := range engines(t) {
+		for _, sz := range gemmSizes {
+			m, n, k := sz[0], sz[1], sz[2]
+			for _, bt := range []tensor.DType{tensor.F32, tensor.BF16} {
+				for v := 0; v < 8; v++ {
+					ta, tb, acc := v&1 != 0, v&2 != 0, v&4 != 0
+					a := randT(r, m, k)
+					if ta {
+						a = randT(r, k, m)
+					}
+					b := randT(r, k, n)
+					if tb {
+						b = randT(r, n, k)
+					}
+					b = b.To(bt)
+					c := randT(r, m, n)
+					c0 := to64(c)
+					a64, b64 := to64(a), to64(b)
+					bf16Mode := bt == tensor.BF16 && e.BF16Native()
+					if bf16Mode {
+						a64 = bf16Round(a64)
+					}
+					want, mag := naive(a64, b64, m, n, k, ta, tb)
+					e.MatMul(c, a, b, ta, tb, acc)
+					got := c.F32()
+					// float32 accumulation of k terms: k ulps of the magnitude.
+					tol := 1e-6 * float64(k+4)
+					name := fmt.Sprintf("%s MatMul(m=%d n=%d k=%d b=%v ta=%v tb=%v acc=%v)", e.Name(), m, n, k, bt, ta, tb, acc)
+					for i := range want {
+						w := want[i]
+						if acc {
+							w += c0[i]
+						}
+						bound := tol * (mag[i] + math.Abs(w) + 1e-30)
+						if acc {
+							bound += tol * math.Abs(c0[i])
+						}
+						if d := math.Abs(float64(got[i]) - w); !(d <= bound) {
+							t.Fatalf("%s[%d,%d] = %g, want %g (|diff| %.3g > %.3g)", name, i/n, i%n, got[i], w, d, bound)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulRef checks the engine against the reference engine, including
+// the rounding of a to bf16 in the bf16 mode.
+func TestMatMulRef(t *testing.T) {
+	r := newRand(2)
+	e := New(2)
+	defer e.Close()
+	for _, sz := range [][3]int{{64, 577, 300}, {577, 63, 129}, {1, 1000, 576}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, bt := range []tensor.DType{tensor.F32, tensor.BF16} {
+			a, b := randT(r, m, k), randT(r, n, k).To(bt)
+			got, want := tensor.New(tensor.F32, m, n), tensor.New(tensor.F32, m, n)
+			e.MatMul(got, a, b, false, true, false)
+			ra := a
+			if bt == tensor.BF16 && e.BF16Native() {
+				ra = a.To(tensor.BF16).To(tensor.F32)
+			}
+			ref.Engine{}.MatMul(want, ra, b, false, true, false)
+			for i, w := range want.F32() {
+				if d := math.Abs(float64(got.F32()[i] - w)); d > 1e-4*math.Sqrt(float64(k)) {
+					t.Fatalf("MatMul(m=%d n=%d k=%d b=%v)[%d] = %g, want %g (ref)", m, n, k, bt, i, got.F32()[i], w)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,35 @@
+//go:build !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gen_kernels.go
+
+// The assembly micro-kernels of gemm_amd64.s. Each computes an MR x NR tile
+// of C from packed panels; see gen_kernels.go for the register layout.
+
+//go:noescape
+func kernF32AVX512(kc int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kernBF16AVX512(kc int, a, b *uint16, c *float32, ldc int, acc int)
+
+//go:noescape
+func kernF32AVX2(kc int, a, b, c *float32, ldc int, acc int)
+
+// availableKernels lists the kernel sets this CPU can run, fastest first.
+func availableKernels() []kernels {
+	var ks []kernels
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}}
+		if cpu.X86.HasAVX512BF16 {
+			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512}
+		}
+		ks = append(ks, k)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, kernels{name: "avx2", f32: f32Kernel{mr: 6, nr: 16, fn: kernF32AVX2}})
+	}
+	return append(ks, genericKernels())
+}
