@@ -11,7 +11,7 @@ func TestSwiGLUHand(t *testing.T) {
 		{0, 5, 0},
 		{1, 1, sig1},
 		{-1, 2, -2 * (1 - sig1)}, // silu(-1) = -sigmoid(-1) = -(1-sigmoid(1))
-		{40, 0.5, 20},           // silu(g) -> g for large g
+		{40, 0.5, 20},            // silu(g) -> g for large g
 		{-40, 3, -120 / (1 + math.Exp(40))},
 	}
 	for _, tt := range tests {
