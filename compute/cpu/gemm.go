@@ -14,6 +14,9 @@ type kernels struct {
 	// bf16 is nil where the CPU has no bf16 dot product: products with a
 	// BF16 b then widen b to float32 while packing and use f32.
 	bf16 *bf16Kernel
+	// tr8 transposes an 8 x 8*kb block of 32-bit elements (see
+	// gen_kernels.go); nil where there is no vector version.
+	tr8 func(dst *float32, ldd int, src *float32, lds int, kb int)
 }
 
 // f32Kernel computes an mr x nr tile of C from float32 panels.
@@ -40,6 +43,9 @@ const (
 	// calling goroutine alone: waking the pool costs more than it saves.
 	parallelFlops = 1 << 17
 )
+
+// trFunc is the type of kernels.tr8.
+type trFunc = func(dst *float32, ldd int, src *float32, lds int, kb int)
 
 // operand is one matrix operand of a product as stored: element (r, c) of
 // op(X) is at d[r*ld+c], or at d[c*ld+r] when t is set. Exactly one of f
@@ -71,7 +77,7 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		pl := &plan[uint16]{
 			m: m, n: n, k: k, mr: kb.mr, nr: kb.nr, step: 2, kc: kcBF16,
 			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb.mr, i0, p0, p1) },
-			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb.nr, j0, p0, p1) },
+			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb.nr, j0, p0, p1, e.kern.tr8) },
 			kern:  kb.fn,
 		}
 		pl.run(e, c, ldc, acc)
@@ -80,8 +86,8 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 	kf := e.kern.f32
 	pl := &plan[float32]{
 		m: m, n: n, k: k, mr: kf.mr, nr: kf.nr, step: 1, kc: kcF32,
-		packA: func(dst []float32, i0, p0, p1 int) { packAF32(dst, a, m, kf.mr, i0, p0, p1) },
-		packB: func(dst []float32, j0, p0, p1 int) { packBF32(dst, b, n, kf.nr, j0, p0, p1) },
+		packA: func(dst []float32, i0, p0, p1 int) { packAF32(dst, a, m, kf.mr, i0, p0, p1, e.kern.tr8) },
+		packB: func(dst []float32, j0, p0, p1 int) { packBF32(dst, b, n, kf.nr, j0, p0, p1, e.kern.tr8) },
 		kern:  kf.fn,
 	}
 	pl.run(e, c, ldc, acc)
@@ -214,16 +220,21 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 }
 
 // packAF32 packs rows [i0, i0+mr) of op(A) for k in [p0, p1) as dst[kk*mr+i].
-func packAF32(dst []float32, a operand, m, mr, i0, p0, p1 int) {
+func packAF32(dst []float32, a operand, m, mr, i0, p0, p1 int, tr8 trFunc) {
 	kc := p1 - p0
 	rows := min(mr, m-i0)
 	if rows < mr {
 		clear(dst[:kc*mr])
 	}
 	if !a.t {
-		for i := 0; i < rows; i++ {
-			src := a.f[(i0+i)*a.ld+p0 : (i0+i)*a.ld+p1]
-			d := dst[i:]
+		k8 := 0
+		if tr8 != nil && mr == 8 && rows == 8 && kc >= 8 {
+			k8 = kc &^ 7
+			tr8(&dst[0], 8, &a.f[i0*a.ld+p0], a.ld, k8/8)
+		}
+		for i := 0; i < rows && k8 < kc; i++ {
+			src := a.f[(i0+i)*a.ld+p0+k8 : (i0+i)*a.ld+p1]
+			d := dst[k8*mr+i:]
 			for kk, v := range src {
 				d[kk*mr] = v
 			}
@@ -238,7 +249,7 @@ func packAF32(dst []float32, a operand, m, mr, i0, p0, p1 int) {
 
 // packBF32 packs columns [j0, j0+nr) of op(B) for k in [p0, p1) as
 // dst[kk*nr+j] in float32, widening bf16.
-func packBF32(dst []float32, b operand, n, nr, j0, p0, p1 int) {
+func packBF32(dst []float32, b operand, n, nr, j0, p0, p1 int, tr8 trFunc) {
 	kc := p1 - p0
 	cols := min(nr, n-j0)
 	if cols < nr {
@@ -259,9 +270,23 @@ func packBF32(dst []float32, b operand, n, nr, j0, p0, p1 int) {
 			}
 		}
 	case b.f != nil:
+		j8, k8 := 0, 0
+		if tr8 != nil && kc >= 8 {
+			j8, k8 = cols&^7, kc&^7
+			for j := 0; j < j8; j += 8 {
+				tr8(&dst[j], nr, &b.f[(j0+j)*b.ld+p0], b.ld, k8/8)
+			}
+		}
 		for j := 0; j < cols; j++ {
-			src := b.f[(j0+j)*b.ld+p0 : (j0+j)*b.ld+p1]
-			d := dst[j:]
+			kk0 := 0
+			if j < j8 {
+				kk0 = k8
+			}
+			if kk0 == kc {
+				continue
+			}
+			src := b.f[(j0+j)*b.ld+p0+kk0 : (j0+j)*b.ld+p1]
+			d := dst[kk0*nr+j:]
 			for kk, v := range src {
 				d[kk*nr] = v
 			}
@@ -312,7 +337,7 @@ func packABF16(dst []uint16, a operand, m, mr, i0, p0, p1 int) {
 
 // packBBF16 packs columns [j0, j0+nr) of op(B) (bf16) for k in [p0, p1)
 // as pairs: element (kk, j) at ((kk/2)*nr+j)*2 + kk%2.
-func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int) {
+func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int, tr8 trFunc) {
 	kc := p1 - p0
 	w := (kc + 1) &^ 1
 	cols := min(nr, n-j0)
@@ -329,10 +354,26 @@ func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int) {
 		}
 		return
 	}
+	// Pairs of k are adjacent in a row of b: transpose them as 32-bit
+	// words when they are aligned to even offsets.
+	j8, q8 := 0, 0
+	if tr8 != nil && b.ld%2 == 0 && p0%2 == 0 && kc >= 16 {
+		j8, q8 = cols&^7, (kc/2)&^7
+		for j := 0; j < j8; j += 8 {
+			tr8((*float32)(unsafe.Pointer(&dst[2*j])), nr,
+				(*float32)(unsafe.Pointer(&b.h[(j0+j)*b.ld+p0])), b.ld/2, q8/8)
+		}
+	}
 	for j := 0; j < cols; j++ {
 		src := b.h[(j0+j)*b.ld+p0 : (j0+j)*b.ld+p1]
 		d := dst[2*j:]
 		q := 0
+		if j < j8 {
+			q = 2 * q8
+		}
+		if q >= kc {
+			continue
+		}
 		for ; q+1 < kc; q += 2 {
 			d[q*nr] = src[q]
 			d[q*nr+1] = src[q+1]

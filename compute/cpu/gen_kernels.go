@@ -33,6 +33,7 @@ func main() {
 	f32AVX512("kernF32AVX512", 8, 3)
 	bf16AVX512("kernBF16AVX512", 8, 3)
 	f32AVX2("kernF32AVX2", 6, 2)
+	transpose8()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -248,4 +249,74 @@ func f32AVX2(name string, mr, nv int) {
 		}
 	})
 	epilogueZ(name, mr, nv, acc, 32)
+}
+
+// transpose8 writes tr8x8, which transposes an 8 x 8*kb block of 32-bit
+// elements with AVX: src rows 0..7 (stride lds elements) become dst rows
+// 0..8*kb-1 (stride ldd), eight elements each.
+//
+//	func tr8x8(dst *float32, ldd int, src *float32, lds int, kb int)
+func transpose8() {
+	p("")
+	p("// func tr8x8(dst *float32, ldd int, src *float32, lds int, kb int)")
+	p("TEXT ·tr8x8(SB), NOSPLIT, $0-40")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ldd+8(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ lds+24(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tMOVQ kb+32(FP), CX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ tr8x8_done")
+	p("\tLEAQ (R9)(R9*2), R10 // 3*lds")
+	p("\tLEAQ (R8)(R8*2), R11 // 3*ldd")
+	p("tr8x8_loop:")
+	// rows 0..3 from SI, rows 4..7 from SI + 4*lds
+	p("\tLEAQ (SI)(R9*4), DX")
+	p("\tVMOVUPS (SI), Y0")
+	p("\tVMOVUPS (SI)(R9*1), Y1")
+	p("\tVMOVUPS (SI)(R9*2), Y2")
+	p("\tVMOVUPS (SI)(R10*1), Y3")
+	p("\tVMOVUPS (DX), Y4")
+	p("\tVMOVUPS (DX)(R9*1), Y5")
+	p("\tVMOVUPS (DX)(R9*2), Y6")
+	p("\tVMOVUPS (DX)(R10*1), Y7")
+	for i := 0; i < 8; i += 2 {
+		p("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		p("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	// t0=Y8 t1=Y9 t2=Y10 t3=Y11 t4=Y12 t5=Y13 t6=Y14 t7=Y15
+	p("\tVSHUFPS $0x44, Y10, Y8, Y0")
+	p("\tVSHUFPS $0xEE, Y10, Y8, Y1")
+	p("\tVSHUFPS $0x44, Y11, Y9, Y2")
+	p("\tVSHUFPS $0xEE, Y11, Y9, Y3")
+	p("\tVSHUFPS $0x44, Y14, Y12, Y4")
+	p("\tVSHUFPS $0xEE, Y14, Y12, Y5")
+	p("\tVSHUFPS $0x44, Y15, Y13, Y6")
+	p("\tVSHUFPS $0xEE, Y15, Y13, Y7")
+	// out r = perm(s[r%4], s[r%4+4], r<4 ? 0x20 : 0x31)
+	for r := 0; r < 8; r++ {
+		imm := 0x20
+		if r >= 4 {
+			imm = 0x31
+		}
+		p("\tVPERM2F128 $0x%x, Y%d, Y%d, Y%d", imm, r%4+4, r%4, 8+r)
+	}
+	p("\tLEAQ (DI)(R8*4), DX")
+	p("\tVMOVUPS Y8, (DI)")
+	p("\tVMOVUPS Y9, (DI)(R8*1)")
+	p("\tVMOVUPS Y10, (DI)(R8*2)")
+	p("\tVMOVUPS Y11, (DI)(R11*1)")
+	p("\tVMOVUPS Y12, (DX)")
+	p("\tVMOVUPS Y13, (DX)(R8*1)")
+	p("\tVMOVUPS Y14, (DX)(R8*2)")
+	p("\tVMOVUPS Y15, (DX)(R11*1)")
+	p("\tADDQ $32, SI")
+	p("\tLEAQ (DI)(R8*8), DI")
+	p("\tDECQ CX")
+	p("\tJNZ tr8x8_loop")
+	p("tr8x8_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }

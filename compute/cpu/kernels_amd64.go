@@ -16,20 +16,23 @@ func kernF32AVX512(kc int, a, b, c *float32, ldc int, acc int)
 func kernBF16AVX512(kc int, a, b *uint16, c *float32, ldc int, acc int)
 
 //go:noescape
+func tr8x8(dst *float32, ldd int, src *float32, lds int, kb int)
+
+//go:noescape
 func kernF32AVX2(kc int, a, b, c *float32, ldc int, acc int)
 
 // availableKernels lists the kernel sets this CPU can run, fastest first.
 func availableKernels() []kernels {
 	var ks []kernels
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}}
+		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8}
 		if cpu.X86.HasAVX512BF16 {
 			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512}
 		}
 		ks = append(ks, k)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, kernels{name: "avx2", f32: f32Kernel{mr: 6, nr: 16, fn: kernF32AVX2}})
+		ks = append(ks, kernels{name: "avx2", f32: f32Kernel{mr: 6, nr: 16, fn: kernF32AVX2}, tr8: tr8x8})
 	}
 	return append(ks, genericKernels())
 }
