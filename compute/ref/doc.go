@@ -11,8 +11,9 @@
 //
 // Engine adapts these functions to compute.Engine for F32 tensors. Weights
 // (the b operand of MatMul, norm weights, biases and embedding tables) may
-// also be BF16: they are widened to float32 element by element with
-// tensor.BF16ToF32, a row at a time, so a BF16 model is never copied whole.
+// also be BF16 (or F16): they are widened to float32 exactly with
+// tensor.BF16ToF32 (F16ToF32) a row at a time, so a half-precision model is
+// never copied whole and gives the same sums as its float32 widening.
 // compute/cpu embeds Engine and inherits every op it does not specialise.
 //
 // # Conventions

@@ -36,7 +36,7 @@ func checkID(op string, i int, id int32, vocab int) {
 	}
 }
 
-// Embed copies rows of table [vocab, d] (F32 or BF16) into out [len(ids), d].
+// Embed copies rows of table [vocab, d] (F32, BF16 or F16) into out [len(ids), d].
 func (Engine) Embed(out, table *tensor.Tensor, ids []int32) {
 	const op = "Embed"
 	o := f32(op, "out", out)

@@ -66,7 +66,7 @@ func f32OrNil(op, name string, t *tensor.Tensor) []float32 {
 }
 
 // weightF32 returns a small weight (a norm weight or a bias) as float32
-// values: a view when it is F32, a widened copy when it is BF16.
+// values: a view when it is F32, a widened copy when it is BF16 or F16.
 func weightF32(op, name string, t *tensor.Tensor) []float32 {
 	if t == nil {
 		fail(op, "%s is nil", name)
@@ -76,16 +76,20 @@ func weightF32(op, name string, t *tensor.Tensor) []float32 {
 		return t.F32()
 	case tensor.BF16:
 		out := make([]float32, t.Numel())
-		widen(out, t.BF16())
+		widen(out, t.BF16(), tensor.BF16ToF32)
+		return out
+	case tensor.F16:
+		out := make([]float32, t.Numel())
+		widen(out, t.F16(), tensor.F16ToF32)
 		return out
 	}
-	fail(op, "%s is %v, want F32 or BF16", name, t)
+	fail(op, "%s is %v, want F32, BF16 or F16", name, t)
 	return nil
 }
 
 // weightRows returns a function that yields row r of a [rows, cols] weight as
-// float32 values: a view of F32 storage, or BF16 storage widened into a
-// scratch row that is reused by the next call.
+// float32 values: a view of F32 storage, or BF16 (or F16) storage widened
+// into a scratch row that is reused by the next call.
 func weightRows(op, name string, t *tensor.Tensor, rows, cols int) func(r int) []float32 {
 	if t == nil {
 		fail(op, "%s is nil", name)
@@ -95,22 +99,27 @@ func weightRows(op, name string, t *tensor.Tensor, rows, cols int) func(r int) [
 	case tensor.F32:
 		w := t.F32()
 		return func(r int) []float32 { return w[r*cols : (r+1)*cols : (r+1)*cols] }
-	case tensor.BF16:
-		w := t.BF16()
+	case tensor.BF16, tensor.F16:
+		w, cvt := t.BF16, tensor.BF16ToF32
+		if t.DType == tensor.F16 {
+			w, cvt = t.F16, tensor.F16ToF32
+		}
+		halves := w()
 		scratch := make([]float32, cols)
 		return func(r int) []float32 {
-			widen(scratch, w[r*cols:(r+1)*cols])
+			widen(scratch, halves[r*cols:(r+1)*cols], cvt)
 			return scratch
 		}
 	}
-	fail(op, "%s is %v, want F32 or BF16", name, t)
+	fail(op, "%s is %v, want F32, BF16 or F16", name, t)
 	return nil
 }
 
-// widen converts bfloat16 values to float32, exactly.
-func widen(dst []float32, src []uint16) {
+// widen converts half-precision values (bfloat16 or IEEE half, as cvt says)
+// to float32, exactly.
+func widen(dst []float32, src []uint16, cvt func(uint16) float32) {
 	for i, h := range src[:len(dst)] {
-		dst[i] = tensor.BF16ToF32(h)
+		dst[i] = cvt(h)
 	}
 }
 

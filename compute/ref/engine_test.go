@@ -22,15 +22,15 @@ func TestEngineName(t *testing.T) {
 	}
 }
 
-// weightTensor returns x as an F32 or BF16 tensor and the exact values the
-// engine will see.
-func weightTensor(x []float64, bf16 bool, shape ...int) (*tensor.Tensor, []float64) {
-	if bf16 {
-		h, v := roundBF16(x)
-		return tensor.FromBF16(h, shape...), v
-	}
-	return f32Tensor(x, shape...), r32(x)
+// weightTensor returns x as a tensor of dtype dt (F32, BF16 or F16) and the
+// exact values the engine will see.
+func weightTensor(x []float64, dt tensor.DType, shape ...int) (*tensor.Tensor, []float64) {
+	w := tensor.FromF32(to32(x), shape...).To(dt)
+	return w, to64(w.ToF32().F32())
 }
+
+// weightDTypes are the dtypes a weight may have.
+var weightDTypes = []tensor.DType{tensor.F32, tensor.BF16, tensor.F16}
 
 func TestEngineMatMul(t *testing.T) {
 	r := newRand(30)
@@ -47,19 +47,19 @@ func TestEngineMatMul(t *testing.T) {
 				if tb {
 					bShape = []int{n, k}
 				}
-				for _, bf := range []bool{false, true} {
+				for _, dt := range weightDTypes {
 					for _, acc := range []bool{false, true} {
-						name := fmt.Sprintf("Engine.MatMul(m=%d n=%d k=%d ta=%v tb=%v bf16=%v acc=%v)", m, n, k, ta, tb, bf, acc)
-						bt, bv := weightTensor(b, bf, bShape...)
+						name := fmt.Sprintf("Engine.MatMul(m=%d n=%d k=%d ta=%v tb=%v b %v acc=%v)", m, n, k, ta, tb, dt, acc)
+						bt, bv := weightTensor(b, dt, bShape...)
 						c := f32Tensor(c0, m, n)
 						e.MatMul(c, f32Tensor(a, aShape...), bt, ta, tb, acc)
 						want := append([]float64(nil), c0...)
 						MatMul(want, a, bv, m, n, k, ta, tb, acc)
 						closeTo(t, name, c.F32(), want, engTol)
-						if bf && !acc {
-							// The BF16 path widens rows of b and sums in the
-							// same order: bit-identical to F32 b of the same
-							// values.
+						if dt != tensor.F32 && !acc {
+							// The half-precision path widens rows of b and
+							// sums in the same order: bit-identical to F32 b
+							// of the same values.
 							cf := tensor.New(tensor.F32, m, n)
 							e.MatMul(cf, f32Tensor(a, aShape...), f32Tensor(bv, bShape...), ta, tb, false)
 							for i, v := range c.F32() {
@@ -79,14 +79,14 @@ func TestEngineAddBias(t *testing.T) {
 	r := newRand(31)
 	e := Engine{}
 	m, n := 4, 7
-	for _, bf := range []bool{false, true} {
+	for _, dt := range weightDTypes {
 		y0, bias := r32(randn(r, m*n)), randn(r, n)
-		bt, bv := weightTensor(bias, bf, n)
+		bt, bv := weightTensor(bias, dt, n)
 		y := f32Tensor(y0, m, n)
 		e.AddBias(y, bt)
 		want := append([]float64(nil), y0...)
 		AddBias(want, bv, m, n)
-		closeTo(t, fmt.Sprintf("Engine.AddBias(bf16=%v)", bf), y.F32(), want, engTol)
+		closeTo(t, fmt.Sprintf("Engine.AddBias(bias %v)", dt), y.F32(), want, engTol)
 	}
 	dy, db0 := r32(randn(r, m*n)), r32(randn(r, n))
 	db := f32Tensor(db0, n)
@@ -119,13 +119,13 @@ func TestEngineEmbed(t *testing.T) {
 	e := Engine{}
 	vocab, d := 9, 6
 	ids := []int32{8, 0, 8, 4}
-	for _, bf := range []bool{false, true} {
-		tt, tv := weightTensor(randn(r, vocab*d), bf, vocab, d)
+	for _, dt := range weightDTypes {
+		tt, tv := weightTensor(randn(r, vocab*d), dt, vocab, d)
 		out := tensor.New(tensor.F32, len(ids), d)
 		e.Embed(out, tt, ids)
 		want := make([]float64, len(ids)*d)
 		Embed(want, tv, ids, d)
-		closeTo(t, fmt.Sprintf("Engine.Embed(bf16=%v)", bf), out.F32(), want, 0)
+		closeTo(t, fmt.Sprintf("Engine.Embed(table %v)", dt), out.F32(), want, 0)
 	}
 	g, dt0 := r32(randn(r, len(ids)*d)), r32(randn(r, vocab*d))
 	dt := f32Tensor(dt0, vocab, d)
@@ -140,14 +140,14 @@ func TestEngineRMSNorm(t *testing.T) {
 	r := newRand(34)
 	e := Engine{}
 	n, d := 5, 10
-	for _, bf := range []bool{false, true} {
+	for _, dt := range weightDTypes {
 		x, g := r32(randn(r, n*d)), r32(randn(r, n*d))
-		wt, wv := weightTensor(uniform(r, d, 0.5, 1.5), bf, d)
+		wt, wv := weightTensor(uniform(r, d, 0.5, 1.5), dt, d)
 		out, rstd := tensor.New(tensor.F32, n, d), tensor.New(tensor.F32, n)
 		e.RMSNorm(out, f32Tensor(x, n, d), wt, 1e-5, rstd)
 		wantOut, wantRstd := make([]float64, n*d), make([]float64, n)
 		RMSNorm(wantOut, x, wv, n, d, 1e-5, wantRstd)
-		name := fmt.Sprintf("Engine.RMSNorm(bf16 w=%v)", bf)
+		name := fmt.Sprintf("Engine.RMSNorm(w %v)", dt)
 		closeTo(t, name, out.F32(), wantOut, engTol)
 		closeTo(t, name+" rstd", rstd.F32(), wantRstd, engTol)
 		e.RMSNorm(out, f32Tensor(x, n, d), wt, 1e-5, nil)
@@ -270,7 +270,7 @@ func TestEnginePanics(t *testing.T) {
 	}{
 		{"MatMul inner dims", "ref.MatMul: b F32[4 2] (tb=false) is not 3 x 2", func() { e.MatMul(f(2, 2), f(2, 3), f(4, 2), false, false, false) }},
 		{"MatMul rows", "ref.MatMul: a F32[3 3] (ta=false) does not give 2 rows", func() { e.MatMul(f(2, 2), f(3, 3), f(3, 2), false, false, false) }},
-		{"MatMul F16 b", "b is F16[2 3], want F32 or BF16", func() { e.MatMul(f(2, 2), f(2, 3), tensor.New(tensor.F16, 2, 3), false, true, false) }},
+		{"MatMul I32 b", "b is I32[2 3], want F32, BF16 or F16", func() { e.MatMul(f(2, 2), f(2, 3), tensor.New(tensor.I32, 2, 3), false, true, false) }},
 		{"MatMul BF16 a", "a is BF16[2 3], want F32", func() { e.MatMul(f(2, 2), tensor.New(tensor.BF16, 2, 3), f(3, 2), false, false, false) }},
 		{"RMSNorm weight size", "ref.RMSNorm: w F32[3] does not match x F32[2 4]", func() { e.RMSNorm(f(2, 4), f(2, 4), f(3), 1e-5, nil) }},
 		{"RMSNorm rstd size", "rstd F32[3] does not match", func() { e.RMSNorm(f(2, 4), f(2, 4), f(4), 1e-5, f(3)) }},
@@ -291,4 +291,20 @@ func TestEnginePanics(t *testing.T) {
 	for _, tt := range tests {
 		mustPanic(t, tt.name, tt.want, tt.call)
 	}
+}
+
+// TestEngineRMSNormHeads normalises each head of q separately, as Qwen3's
+// q_norm does, through a [n, heads, hd] view of a [n, heads*hd] tensor.
+func TestEngineRMSNormHeads(t *testing.T) {
+	r := newRand(38)
+	n, heads, hd := 3, 4, 6
+	x, w := r32(randn(r, n*heads*hd)), r32(uniform(r, hd, 0.5, 1.5))
+	q := f32Tensor(x, n, heads*hd)
+	out := tensor.New(tensor.F32, n, heads*hd)
+	Engine{}.RMSNorm(out.Reshape(n, heads, hd), q.Reshape(n, heads, hd), f32Tensor(w, hd), 1e-6, nil)
+	want := make([]float64, len(x))
+	for i := range n * heads {
+		RMSNorm(want[i*hd:(i+1)*hd], x[i*hd:(i+1)*hd], w, 1, hd, 1e-6, nil)
+	}
+	closeTo(t, "Engine.RMSNorm(per head view)", out.F32(), want, engTol)
 }

@@ -99,7 +99,7 @@ func AddBiasBackward[F Float](dbias, dy []F, m, n int) {
 }
 
 // MatMul computes op(a)·op(b) into c, or adds it when acc is set; a and c are
-// F32, b is F32 or BF16 (widened a row at a time). See compute.MatMuler.
+// F32, b is F32, BF16 or F16 (widened a row at a time). See compute.MatMuler.
 func (Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 	const op = "MatMul"
 	cv, av := f32(op, "c", c), f32(op, "a", a)
@@ -122,7 +122,7 @@ func (Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 	matMul(cv, av, weightRows(op, "b", b, rows, cols), m, n, k, ta, tb, acc)
 }
 
-// AddBias adds bias [n] (F32 or BF16) to every row of y [m, n].
+// AddBias adds bias [n] (F32, BF16 or F16) to every row of y [m, n].
 func (Engine) AddBias(y, bias *tensor.Tensor) {
 	const op = "AddBias"
 	yv := f32(op, "y", y)

@@ -79,7 +79,7 @@ func RMSNormBackward[F Float](dx, dw, dout, x, w, rstd []F, n, d int) {
 }
 
 // RMSNorm normalises the rows of x [n, d] into out with the weight w [d] (F32
-// or BF16, widened to float32 as transformers does); rstd [n] may be nil.
+// BF16 or F16, widened to float32 as transformers does); rstd [n] may be nil.
 func (Engine) RMSNorm(out, x, w *tensor.Tensor, eps float32, rstd *tensor.Tensor) {
 	const op = "RMSNorm"
 	o, xv := f32(op, "out", out), f32(op, "x", x)
@@ -92,7 +92,7 @@ func (Engine) RMSNorm(out, x, w *tensor.Tensor, eps float32, rstd *tensor.Tensor
 }
 
 // RMSNormBackward accumulates the gradients of x (dx) and of the weight (dw,
-// may be nil; it is F32 even when w is BF16).
+// may be nil; it is F32 even when w is half precision).
 func (Engine) RMSNormBackward(dx, dw, dout, x, w, rstd *tensor.Tensor) {
 	const op = "RMSNormBackward"
 	xv, g := f32(op, "x", x), f32(op, "dout", dout)
