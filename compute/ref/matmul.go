@@ -10,7 +10,8 @@ const blockRows = 64
 // MatMul computes c = op(a)·op(b), or c += op(a)·op(b) when acc is set. c is
 // [m, n]; op(a) is [m, k], stored [m, k], or [k, m] when ta is set; op(b) is
 // [k, n], stored [k, n], or [n, k] when tb is set (a linear layer's weight).
-// Every element of c is a sum over p = 0..k-1 in order, accumulated in F.
+// The products for each element of c are summed over p = 0..k-1 in order,
+// in F, whatever the layout.
 //
 // The backward of c = a·bᵀ (a linear layer) is two more products:
 // da += dc·b is MatMul(da, dc, b, m, k, n, false, false, true) and
