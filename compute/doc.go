@@ -1,5 +1,6 @@
-// Package compute defines the op set that hone's models are written against,
-// and chooses an implementation of it.
+// Package compute defines the op set that hone's models are written against.
+// Implementations live in sub-packages (they import this one, so the choice
+// of engine is made by the caller: the hone command picks the fastest).
 //
 // An Engine is the union of small interfaces, one per kind of op, each holding
 // a forward and its backward side by side. Two implementations exist:

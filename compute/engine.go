@@ -69,8 +69,9 @@ type Normalizer interface {
 // (x1·cos - x2·sin, x2·cos + x1·sin).
 type Rotator interface {
 	// RoPE rotates x [n, heads*hd] in place; row i sits at position pos[i].
-	// The tables cos and sin are [maxPos, hd/2] (see RopeTable), so every
-	// scaling (llama3, linear, dynamic, yarn) is in the table, not the op.
+	// The tables cos and sin are [maxPos, hd/2] (model.Config.RopeTables
+	// builds them), so every scaling (llama3, linear, dynamic, yarn) is in the
+	// table, not the op.
 	RoPE(x *tensor.Tensor, pos []int32, heads int, cos, sin *tensor.Tensor)
 	// RoPEBackward rotates the gradient dx in place by the opposite angle.
 	RoPEBackward(dx *tensor.Tensor, pos []int32, heads int, cos, sin *tensor.Tensor)
