@@ -29,9 +29,10 @@ type decodeScratch struct {
 func (m *Model) NewCache(capacity int) *Cache {
 	c := m.Config
 	kc := &Cache{scratch: map[int]*decodeScratch{}}
+	dt := m.ActType()
 	for i := 0; i < c.Layers; i++ {
-		kc.K = append(kc.K, tensor.New(tensor.F32, capacity, c.KVDim()))
-		kc.V = append(kc.V, tensor.New(tensor.F32, capacity, c.KVDim()))
+		kc.K = append(kc.K, tensor.New(dt, capacity, c.KVDim()))
+		kc.V = append(kc.V, tensor.New(dt, capacity, c.KVDim()))
 	}
 	return kc
 }
@@ -71,8 +72,9 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	}
 	sc := kc.scratch[n]
 	if sc == nil {
-		sc = &decodeScratch{la: newLayerActs(c, 1, n), x: tensor.New(tensor.F32, n, c.Hidden),
-			A: tensor.New(tensor.F32, n, c.Intermediate), pos: make([]int32, n)}
+		dt := m.ActType()
+		sc = &decodeScratch{la: newLayerActs(c, dt, 1, n), x: tensor.New(dt, n, c.Hidden),
+			A: tensor.New(dt, n, c.Intermediate), pos: make([]int32, n)}
 		if n == 1 || len(kc.scratch) < 4 {
 			kc.scratch[n] = sc
 		}
@@ -105,7 +107,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	default:
 		return fmt.Errorf("decode: logits have %d rows for %d tokens", rows, n)
 	}
-	h := tensor.New(tensor.F32, rows, c.Hidden)
+	h := tensor.New(m.ActType(), rows, c.Hidden)
 	e.RMSNorm(h, x, m.W.Norm, float32(c.RMSEps), nil)
 	e.MatMul(logits, h, m.W.LMHead, false, true, false)
 	return nil
@@ -119,7 +121,7 @@ func (m *Model) Logits(e compute.Engine, b *Batch) (*tensor.Tensor, error) {
 	}
 	a := m.NewActivations(b.B, b.T, true) // one shared set of layer buffers
 	m.Forward(e, b, a, false)
-	out := tensor.New(tensor.F32, b.B*b.T, m.Config.Vocab)
+	out := tensor.New(m.ActType(), b.B*b.T, m.Config.Vocab)
 	e.MatMul(out, a.HF, m.W.LMHead, false, true, false)
 	return out, nil
 }

@@ -21,6 +21,15 @@ type Model struct {
 // New returns a model over the given weights.
 func New(c *Config, w *Weights) *Model { return &Model{Config: c, W: w} }
 
+// ActType is the dtype of activations: F32, or F64 when the weights are
+// F64 (finite-difference checks of the whole model run in float64).
+func (m *Model) ActType() tensor.DType {
+	if m.W.Norm != nil && m.W.Norm.DType == tensor.F64 {
+		return tensor.F64
+	}
+	return tensor.F32
+}
+
 // ropeTables returns cos/sin tables covering positions [0, n).
 func (m *Model) ropeTables(n int) (cos, sin *tensor.Tensor) {
 	m.mu.Lock()
@@ -34,6 +43,7 @@ func (m *Model) ropeTables(n int) (cos, sin *tensor.Tensor) {
 			size = min(size, max(n, m.Config.MaxPositions))
 		}
 		m.cos, m.sin = m.Config.RopeTables(size)
+		m.cos, m.sin = m.cos.To(m.ActType()), m.sin.To(m.ActType())
 	}
 	return m.cos, m.sin
 }
@@ -123,9 +133,9 @@ type layerActs struct {
 	G, U         *tensor.Tensor // gate and up projections [n, inter]
 }
 
-func newLayerActs(c *Config, b, t int) *layerActs {
+func newLayerActs(c *Config, dt tensor.DType, b, t int) *layerActs {
 	n := b * t
-	f := func(shape ...int) *tensor.Tensor { return tensor.New(tensor.F32, shape...) }
+	f := func(shape ...int) *tensor.Tensor { return tensor.New(dt, shape...) }
 	a := &layerActs{
 		X: f(n, c.Hidden), H1: f(n, c.Hidden), Rstd1: f(n),
 		Q: f(n, c.QDim()), K: f(n, c.KVDim()), V: f(n, c.KVDim()),
@@ -168,21 +178,22 @@ type Activations struct {
 func (m *Model) NewActivations(b, t int, checkpoint bool) *Activations {
 	c := m.Config
 	n := b * t
+	dt := m.ActType()
 	a := &Activations{B: b, T: t, Checkpoint: checkpoint}
 	if checkpoint {
-		shared := newLayerActs(c, b, t)
+		shared := newLayerActs(c, dt, b, t)
 		for i := 0; i < c.Layers; i++ {
 			a.layers = append(a.layers, shared)
-			a.inputs = append(a.inputs, tensor.New(tensor.F32, n, c.Hidden))
+			a.inputs = append(a.inputs, tensor.New(dt, n, c.Hidden))
 		}
 	} else {
 		for i := 0; i < c.Layers; i++ {
-			la := newLayerActs(c, b, t)
+			la := newLayerActs(c, dt, b, t)
 			a.layers = append(a.layers, la)
 			a.inputs = append(a.inputs, la.X)
 		}
 	}
-	f := func(shape ...int) *tensor.Tensor { return tensor.New(tensor.F32, shape...) }
+	f := func(shape ...int) *tensor.Tensor { return tensor.New(dt, shape...) }
 	a.XF, a.HF, a.RstdF = f(n, c.Hidden), f(n, c.Hidden), f(n)
 	a.out, a.dX, a.dH = f(n, c.Hidden), f(n, c.Hidden), f(n, c.Hidden)
 	a.dQ, a.dK, a.dV, a.dAtt = f(n, c.QDim()), f(n, c.KVDim()), f(n, c.KVDim()), f(n, c.QDim())
@@ -339,13 +350,12 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 		a.dH.Zero()
 	}
 	chunk := max(1, min(len(rows), lossChunkBytes/(4*c.Vocab)))
-	hc := tensor.New(tensor.F32, chunk, c.Hidden)
-	dhc := tensor.New(tensor.F32, chunk, c.Hidden)
-	logits := tensor.New(tensor.F32, chunk, c.Vocab)
+	dt := m.ActType()
+	hc := tensor.New(dt, chunk, c.Hidden)
+	dhc := tensor.New(dt, chunk, c.Hidden)
+	logits := tensor.New(dt, chunk, c.Vocab)
 	labels := make([]int32, chunk)
-	hf := a.HF.F32()
-	dh := a.dH.F32()
-	H := c.Hidden
+	rb := c.Hidden * dt.Size()
 	var sum float64
 	var count int
 	for lo := 0; lo < len(rows); lo += chunk {
@@ -354,7 +364,7 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 		hv := hc.Slice(0, k)
 		lv := logits.Slice(0, k)
 		for j, r := range rows[lo:hi] {
-			copy(hv.F32()[j*H:(j+1)*H], hf[r*H:(r+1)*H])
+			copy(hv.Data[j*rb:(j+1)*rb], a.HF.Data[r*rb:(r+1)*rb])
 			labels[j] = tg[r]
 		}
 		e.MatMul(lv, hv, m.W.LMHead, false, true, false)
@@ -375,10 +385,7 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 			e.MatMul(g.LMHead, lv, hv, true, false, true)
 		}
 		for j, r := range rows[lo:hi] {
-			d := dh[r*H : (r+1)*H]
-			for i, v := range dv.F32()[j*H : (j+1)*H] {
-				d[i] += v
-			}
+			e.AddScaled(a.dH.Slice(r, r+1), dv.Slice(j, j+1), 1)
 		}
 	}
 	return sum, count

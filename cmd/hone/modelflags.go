@@ -1,0 +1,65 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"hone/compute"
+	"hone/lora"
+	"hone/model"
+)
+
+// modelFlags are the flags of every command that runs a model.
+type modelFlags struct {
+	model     string
+	adapter   string
+	precision string
+	threads   int
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "model folder (Hugging Face layout) (required)")
+	fl.StringVar(&f.adapter, "adapter", "", "LoRA adapter folder (PEFT layout) to apply")
+	fl.StringVar(&f.precision, "precision", "fp32", "compute precision: fp32 or bf16")
+	fl.IntVar(&f.threads, "threads", 0, "compute threads (0: one per core)")
+	cmd.MarkFlagRequired("model")
+}
+
+// loadedModel is a model ready to run, with what must be released after.
+type loadedModel struct {
+	Dir     string
+	Model   *model.Model
+	Adapter *lora.Set
+	Engine  compute.Engine
+	Prec    model.Precision
+	close   func() error
+}
+
+// Close releases the model's memory maps.
+func (l *loadedModel) Close() error {
+	if l.close != nil {
+		return l.close()
+	}
+	return nil
+}
+
+func (f *modelFlags) load() (*loadedModel, error) {
+	prec, err := model.ParsePrecision(f.precision)
+	if err != nil {
+		return nil, err
+	}
+	m, closer, err := model.Load(f.model, prec)
+	if err != nil {
+		return nil, err
+	}
+	lm := &loadedModel{Dir: f.model, Model: m, Prec: prec, close: closer, Engine: newEngine(f.threads)}
+	if f.adapter != "" {
+		s, err := lora.Load(f.adapter, m)
+		if err != nil {
+			closer()
+			return nil, err
+		}
+		lm.Adapter = s
+	}
+	return lm, nil
+}

@@ -1,0 +1,140 @@
+package lora_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hone/compute/ref"
+	"hone/internal/shared"
+	"hone/lora"
+	"hone/model"
+	"hone/safetensors"
+	"hone/tensor"
+)
+
+func goldenDirs(t *testing.T) []string {
+	root := shared.Env(t, "HONE_GOLDEN_DIR", "golden")
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(root, e.Name(), "golden.safetensors")); e.IsDir() && err == nil {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("%s holds no model folder with a golden.safetensors", root)
+	}
+	return dirs
+}
+
+func ids32(x *tensor.Tensor) []int32 {
+	var out []int32
+	for _, v := range x.Int64s() {
+		out = append(out, int32(v))
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var m float64
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
+}
+
+func relL2(got, want []float32) float64 {
+	var num, den float64
+	for i := range got {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / math.Max(den, 1e-300))
+}
+
+// TestGoldenLoRA checks, for every golden model, PEFT's adapter applied by
+// hone: logits, loss, the gradient of every LoRA tensor, and the merge.
+func TestGoldenLoRA(t *testing.T) {
+	for _, dir := range goldenDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			e := ref.Engine{}
+			m, closeModel, err := model.Load(dir, model.FP32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeModel()
+			set, err := lora.Load(filepath.Join(dir, "adapter"), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set.EnableGrads()
+			g, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			get := func(name string) *tensor.Tensor {
+				x, err := g.Tensor(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			}
+			in := get("input_ids")
+			b := &model.Batch{B: in.Shape[0], T: in.Shape[1], IDs: ids32(in), Labels: ids32(get("labels"))}
+
+			logits, err := m.Logits(e, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(logits.F32(), get("logits_lora").F32()); d > 1e-4 {
+				t.Errorf("logits with adapter: max abs diff %.3g, want <= 1e-4", d)
+			}
+
+			a := m.NewActivations(b.B, b.T, false)
+			m.Forward(e, b, a, true)
+			// the loss is a mean: count first, then scale the gradient by 1/n
+			_, n := m.Loss(e, b, a, nil, 0, false)
+			sum, _ := m.Loss(e, b, a, nil, float32(1/float64(n)), true)
+			m.Backward(e, b, a, nil)
+			if got, want := sum/float64(n), float64(get("loss_lora").F32()[0]); math.Abs(got-want) > 1e-5 {
+				t.Errorf("loss with adapter = %.7f, want %.7f", got, want)
+			}
+			checked := 0
+			for _, p := range set.Params() {
+				// saved key base_model.model.X.lora_A.weight -> in-memory X.lora_A.default.weight
+				name := "grad." + strings.TrimSuffix(p.Name, ".weight") + ".default.weight"
+				want := get(name)
+				if e := relL2(p.Grad.F32(), want.F32()); e > 1e-4 {
+					t.Errorf("%s: relative L2 error %.3g, want <= 1e-4", name, e)
+				}
+				checked++
+			}
+			var nGrads int
+			for _, name := range g.Names() {
+				if strings.HasPrefix(name, "grad.") {
+					nGrads++
+				}
+			}
+			if checked != nGrads {
+				t.Errorf("checked %d gradients, golden file has %d", checked, nGrads)
+			}
+
+			merged := model.New(m.Config, set.Merge(m))
+			ml, err := merged.Logits(e, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(ml.F32(), get("logits_merged").F32()); d > 1e-4 {
+				t.Errorf("merged logits: max abs diff %.3g, want <= 1e-4", d)
+			}
+		})
+	}
+}

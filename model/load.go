@@ -1,0 +1,123 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"hone/internal/atomicfile"
+	"hone/safetensors"
+	"hone/tensor"
+)
+
+// Load reads a Hugging Face model folder: config.json and model.safetensors
+// (or its sharded form with model.safetensors.index.json). Frozen weights
+// that already have the wanted dtype stay in the memory map, uncopied. The
+// returned closer releases the mapping; the model must not be used after.
+func Load(dir string, prec Precision) (*Model, func() error, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := safetensors.OpenModel(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := LoadWeights(c, st, prec)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return New(c, w), st.Close, nil
+}
+
+// GenerationConfig is the part of generation_config.json hone uses.
+type GenerationConfig struct {
+	BOS int
+	EOS []int
+	Pad int
+}
+
+// LoadGenerationConfig reads dir/generation_config.json when present; the
+// end-of-sequence ids there take precedence over config.json's (instruct
+// models list their end-of-turn token there). Absent, it falls back to c.
+func LoadGenerationConfig(dir string, c *Config) (*GenerationConfig, error) {
+	g := &GenerationConfig{BOS: c.BOS, EOS: c.EOS, Pad: c.Pad}
+	path := filepath.Join(dir, "generation_config.json")
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return g, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not valid JSON: %w", path, err)
+	}
+	r := reader{raw: raw}
+	if r.has("bos_token_id") && raw["bos_token_id"] != nil {
+		g.BOS = r.tokenID("bos_token_id")
+	}
+	if ids := r.tokenIDs("eos_token_id"); len(ids) > 0 {
+		g.EOS = ids
+	}
+	if r.has("pad_token_id") && raw["pad_token_id"] != nil {
+		g.Pad = r.tokenID("pad_token_id")
+	}
+	if len(r.errs) > 0 {
+		return nil, fmt.Errorf("%s: %s", path, joinErrs(r.errs))
+	}
+	return g, nil
+}
+
+// Save writes the model as a Hugging Face folder: config.json,
+// generation_config.json and model.safetensors (sharded above 4 GiB), with
+// matrices in dtype (F32, BF16 or F16) and vectors in F32 unless dtype is
+// BF16/F16, as transformers saves them. Files are written atomically.
+func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var named []safetensors.Named
+	for _, p := range w.Params(c) {
+		t := *p.Ptr
+		if t == nil {
+			return fmt.Errorf("save %s: parameter %s is missing", dir, p.Name)
+		}
+		named = append(named, safetensors.Named{Name: p.Name, Tensor: t.To(dtype)})
+	}
+	sort.Slice(named, func(i, j int) bool { return named[i].Name < named[j].Name })
+	cfg := c.HFConfig()
+	cfg["torch_dtype"] = map[tensor.DType]string{tensor.F32: "float32", tensor.BF16: "bfloat16", tensor.F16: "float16"}[dtype]
+	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
+	}
+	gen := map[string]any{"_from_model_config": true}
+	if c.BOS >= 0 {
+		gen["bos_token_id"] = c.BOS
+	}
+	if len(c.EOS) == 1 {
+		gen["eos_token_id"] = c.EOS[0]
+	} else if len(c.EOS) > 1 {
+		gen["eos_token_id"] = c.EOS
+	}
+	if c.Pad >= 0 {
+		gen["pad_token_id"] = c.Pad
+	}
+	if err := writeJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
+		return err
+	}
+	return safetensors.WriteSharded(dir, named, 4<<30, map[string]string{"format": "pt"})
+}
+
+// writeJSON writes v as indented JSON to path atomically.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(data, '\n'))
+}
