@@ -28,9 +28,9 @@ type Adapter struct {
 	// saved by the latest training forward
 	xd   *tensor.Tensor // the dropped-out input, when Dropout > 0
 	mask []bool         // which input elements were kept
-	t  *tensor.Tensor // Scale·(xd·Aᵀ) [n, r]
-	dt *tensor.Tensor // scratch [n, r]
-	dx *tensor.Tensor // scratch [n, in], when Dropout > 0
+	t    *tensor.Tensor // Scale·(xd·Aᵀ) [n, r]
+	dt   *tensor.Tensor // scratch [n, r]
+	dx   *tensor.Tensor // scratch [n, in], when Dropout > 0
 }
 
 var _ model.Adapter = (*Adapter)(nil)

@@ -98,7 +98,7 @@ func (s *Set) EnableGrads() {
 
 // Param is one trainable tensor and its gradient.
 type Param struct {
-	Name       string // the PEFT key it is saved under
+	Name        string // the PEFT key it is saved under
 	Value, Grad *tensor.Tensor
 }
 
