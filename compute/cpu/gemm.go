@@ -17,6 +17,8 @@ type kernels struct {
 	// tr8 transposes an 8 x 8*kb block of 32-bit elements (see
 	// gen_kernels.go); nil where there is no vector version.
 	tr8 func(dst *float32, ldd int, src *float32, lds int, kb int)
+	// vec selects the AVX-512 vector primitives of the fused ops.
+	vec bool
 }
 
 // f32Kernel computes an mr x nr tile of C from float32 panels.

@@ -901,3 +901,290 @@ tr8x8_loop:
 tr8x8_done:
 	VZEROUPPER
 	RET
+
+// func dotAVX512(a, b *float32, n int) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ CX, $64
+	JLT dot_one
+dot_four:
+	VMOVUPS 0(SI), Z4
+	VFMADD231PS 0(DI), Z4, Z0
+	VMOVUPS 64(SI), Z5
+	VFMADD231PS 64(DI), Z5, Z1
+	VMOVUPS 128(SI), Z6
+	VFMADD231PS 128(DI), Z6, Z2
+	VMOVUPS 192(SI), Z7
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JGE dot_four
+dot_one:
+	TESTQ CX, CX
+	JZ dot_done
+	VMOVUPS (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP dot_one
+dot_done:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(y, x *float32, n int, alpha float32): y += alpha*x
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS alpha+24(FP), Z8
+	CMPQ CX, $64
+	JLT axpy_one
+axpy_four:
+	VMOVUPS 0(DI), Z0
+	VFMADD231PS 0(SI), Z8, Z0
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS 64(DI), Z1
+	VFMADD231PS 64(SI), Z8, Z1
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS 128(DI), Z2
+	VFMADD231PS 128(SI), Z8, Z2
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS 192(DI), Z3
+	VFMADD231PS 192(SI), Z8, Z3
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JGE axpy_four
+axpy_one:
+	TESTQ CX, CX
+	JZ axpy_done
+	VMOVUPS (DI), Z0
+	VFMADD231PS (SI), Z8, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP axpy_one
+axpy_done:
+	VZEROUPPER
+	RET
+
+// func maxAVX512(x *float32, n int) float32 (n >= 16)
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+max_loop:
+	TESTQ CX, CX
+	JZ max_done
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP max_loop
+max_done:
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func expAVX512(dst, x *float32, n int, scale, shift float32) float64
+// dst[i] = exp(scale*x[i] - shift); returns the sum of dst (in float64).
+TEXT ·expAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z16
+	VBROADCASTSS shift+28(FP), Z17
+	MOVL $0x3fb8aa3b, AX // log2(e)
+	VPBROADCASTD AX, Z18
+	MOVL $0x3f317200, AX // ln2 hi
+	VPBROADCASTD AX, Z19
+	MOVL $0x35bfbe8e, AX // ln2 lo
+	VPBROADCASTD AX, Z20
+	MOVL $0xc2d00000, AX // -104: exp underflows to 0
+	VPBROADCASTD AX, Z21
+	MOVL $0x42b17218, AX // 88.72: exp overflows past
+	VPBROADCASTD AX, Z22
+	MOVL $0x3f800000, AX // 1
+	VPBROADCASTD AX, Z23
+	MOVL $0x3f000000, AX // 1/2
+	VPBROADCASTD AX, Z24
+	MOVL $0x3e2aaaab, AX // 1/6
+	VPBROADCASTD AX, Z25
+	MOVL $0x3d2aaaab, AX // 1/24
+	VPBROADCASTD AX, Z26
+	MOVL $0x3c088889, AX // 1/120
+	VPBROADCASTD AX, Z27
+	MOVL $0x3ab60b61, AX // 1/720
+	VPBROADCASTD AX, Z28
+	VPXORD Z15, Z15, Z15 // sum, 8 float64 lanes
+exp_loop:
+	TESTQ CX, CX
+	JZ exp_done
+	VMOVUPS (SI), Z0
+	VFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift
+	VMAXPS Z21, Z0, Z0
+	VMINPS Z22, Z0, Z0
+	VMULPS Z18, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1 // n = round(z*log2e)
+	VFNMADD231PS Z19, Z1, Z0 // r = z - n*ln2hi
+	VFNMADD231PS Z20, Z1, Z0 // r -= n*ln2lo
+	VMOVAPS Z28, Z2
+	VFMADD213PS Z27, Z0, Z2
+	VFMADD213PS Z26, Z0, Z2
+	VFMADD213PS Z25, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VSCALEFPS Z1, Z2, Z2 // p * 2^n
+	VMOVUPS Z2, (DI)
+	VCVTPS2PD Y2, Z3
+	VADDPD Z3, Z15, Z15
+	VEXTRACTF64X4 $1, Z2, Y4
+	VCVTPS2PD Y4, Z4
+	VADDPD Z4, Z15, Z15
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP exp_loop
+exp_done:
+	VEXTRACTF64X4 $1, Z15, Y14
+	VADDPD Y14, Y15, Y15
+	VEXTRACTF128 $1, Y15, X14
+	VADDPD X14, X15, X15
+	VPERMILPD $1, X15, X14
+	VADDSD X14, X15, X15
+	MOVSD X15, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotsAVX512(out, q, k *float32, ldk, nk, hd int)
+TEXT ·dotsAVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ ldk+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ dots_done
+dots_row:
+	VPXORD Z0, Z0, Z0
+	XORQ R10, R10
+dots_col:
+	VMOVUPS (SI)(R10*4), Z1
+	VFMADD231PS (DX)(R10*4), Z1, Z0
+	ADDQ $16, R10
+	CMPQ R10, R9
+	JLT dots_col
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ dots_row
+dots_done:
+	VZEROUPPER
+	RET
+
+// func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
+TEXT ·accRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ ldv+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ acc_done
+	XORQ R10, R10 // d
+acc_col:
+	VMOVUPS (DI)(R10*4), Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ SI, R11
+	LEAQ (DX)(R10*4), R12
+	MOVQ CX, R13
+acc_row:
+	VBROADCASTSS (R11), Z2
+	VFMADD231PS (R12), Z2, Z0
+	ADDQ $4, R11
+	ADDQ R8, R12
+	DECQ R13
+	JNZ acc_row
+	VMOVUPS Z0, (DI)(R10*4)
+	ADDQ $16, R10
+	CMPQ R10, R9
+	JLT acc_col
+acc_done:
+	VZEROUPPER
+	RET
+
+// func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)
+TEXT ·rank1AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVQ c+16(FP), SI
+	MOVQ x+24(FP), DX
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ r1_done
+r1_row:
+	VBROADCASTSS (SI), Z2
+	XORQ R10, R10
+r1_col:
+	VMOVUPS (DI)(R10*4), Z0
+	VFMADD231PS (DX)(R10*4), Z2, Z0
+	VMOVUPS Z0, (DI)(R10*4)
+	ADDQ $16, R10
+	CMPQ R10, R9
+	JLT r1_col
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ r1_row
+r1_done:
+	VZEROUPPER
+	RET

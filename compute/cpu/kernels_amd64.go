@@ -25,7 +25,7 @@ func kernF32AVX2(kc int, a, b, c *float32, ldc int, acc int)
 func availableKernels() []kernels {
 	var ks []kernels
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8}
+		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: true}
 		if cpu.X86.HasAVX512BF16 {
 			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512}
 		}
@@ -36,3 +36,31 @@ func availableKernels() []kernels {
 	}
 	return append(ks, genericKernels())
 }
+
+// Vector primitives of the fused ops (AVX-512; n a multiple of 16).
+
+//go:noescape
+func dotAVX512(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX512(y, x *float32, n int, alpha float32)
+
+//go:noescape
+func maxAVX512(x *float32, n int) float32
+
+//go:noescape
+func expAVX512(dst, x *float32, n int, scale, shift float32) float64
+
+// hasVec512 reports whether the AVX-512 vector primitives can run.
+var hasVec512 = cpu.X86.HasAVX512F
+
+// Row primitives of the tiled attention (AVX-512; hd a multiple of 16).
+
+//go:noescape
+func dotsAVX512(out, q, k *float32, ldk, nk, hd int)
+
+//go:noescape
+func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
+
+//go:noescape
+func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)

@@ -1,0 +1,240 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"hone/compute"
+	"hone/compute/ref"
+	"hone/tensor"
+)
+
+// closeTo fails unless got and want agree within tol relative to the
+// largest |want| (and elementwise NaN-free).
+func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	scale := 1e-30
+	for _, w := range want {
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if !(d <= tol*scale) {
+			t.Fatalf("%s[%d] = %g, want %g (|diff| %.3g > %.3g)", name, i, got[i], want[i], d, tol*scale)
+		}
+	}
+}
+
+func clone(x *tensor.Tensor) *tensor.Tensor {
+	c := tensor.New(x.DType, x.Shape...)
+	copy(c.Data, x.Data)
+	return c
+}
+
+// fastEngines returns one engine per kernel set with 2 threads: the
+// AVX-512 vector primitives and the Go fallbacks both get tested.
+func fastEngines(t testing.TB) []*Engine {
+	var es []*Engine
+	for _, k := range availableKernels() {
+		e := newWithKernels(2, k)
+		t.Cleanup(e.Close)
+		es = append(es, e)
+	}
+	return es
+}
+
+var rowSizes = [][2]int{{1, 1}, {3, 7}, {7, 63}, {65, 64}, {33, 577}, {200, 1000}}
+
+func TestElementwise(t *testing.T) {
+	r := newRand(10)
+	var rf ref.Engine
+	for _, e := range fastEngines(t) {
+		for _, sz := range rowSizes {
+			n, d := sz[0], sz[1]
+			name := fmt.Sprintf("%s/%dx%d", e.Name(), n, d)
+			a, b := randT(r, n, d), randT(r, n, d)
+			got, want := tensor.New(tensor.F32, n, d), tensor.New(tensor.F32, n, d)
+			e.Add(got, a, b)
+			rf.Add(want, a, b)
+			closeTo(t, name+" Add", got.F32(), want.F32(), 0)
+			e.AddScaled(got, a, 0.3)
+			rf.AddScaled(want, a, 0.3)
+			closeTo(t, name+" AddScaled", got.F32(), want.F32(), 1e-6)
+			e.Scale(got, -1.7)
+			rf.Scale(want, -1.7)
+			closeTo(t, name+" Scale", got.F32(), want.F32(), 1e-6)
+			// Add in place (dst aliases a).
+			e.Add(a, a, b)
+			rf.Add(want, clone(a), tensor.New(tensor.F32, n, d))
+			closeTo(t, name+" Add aliased", a.F32(), want.F32(), 0)
+		}
+	}
+}
+
+func TestRMSNorm(t *testing.T) {
+	r := newRand(11)
+	var rf ref.Engine
+	for _, e := range fastEngines(t) {
+		for _, sz := range rowSizes {
+			n, d := sz[0], sz[1]
+			for _, wt := range []tensor.DType{tensor.F32, tensor.BF16} {
+				name := fmt.Sprintf("%s/%dx%d/w=%v", e.Name(), n, d, wt)
+				x, w := randT(r, n, d), randT(r, d).To(wt)
+				got, want := tensor.New(tensor.F32, n, d), tensor.New(tensor.F32, n, d)
+				rg, rw := tensor.New(tensor.F32, n), tensor.New(tensor.F32, n)
+				e.RMSNorm(got, x, w, 1e-5, rg)
+				rf.RMSNorm(want, x, w, 1e-5, rw)
+				closeTo(t, name+" RMSNorm", got.F32(), want.F32(), 1e-5)
+				closeTo(t, name+" RMSNorm rstd", rg.F32(), rw.F32(), 1e-5)
+
+				dout := randT(r, n, d)
+				dxg, dxw := randT(r, n, d), tensor.New(tensor.F32, n, d)
+				copy(dxw.F32(), dxg.F32())
+				dwg, dww := randT(r, d), tensor.New(tensor.F32, d)
+				copy(dww.F32(), dwg.F32())
+				e.RMSNormBackward(dxg, dwg, dout, x, w, rw)
+				rf.RMSNormBackward(dxw, dww, dout, x, w, rw)
+				closeTo(t, name+" RMSNormBackward dx", dxg.F32(), dxw.F32(), 1e-5)
+				closeTo(t, name+" RMSNormBackward dw", dwg.F32(), dww.F32(), 1e-5)
+				// dw alone, dx alone.
+				e.RMSNormBackward(nil, dwg, dout, x, w, rw)
+				rf.RMSNormBackward(nil, dww, dout, x, w, rw)
+				closeTo(t, name+" RMSNormBackward dw only", dwg.F32(), dww.F32(), 1e-5)
+			}
+		}
+	}
+}
+
+func TestSwiGLU(t *testing.T) {
+	r := newRand(12)
+	var rf ref.Engine
+	for _, e := range fastEngines(t) {
+		for _, sz := range rowSizes {
+			n, d := sz[0], sz[1]
+			name := fmt.Sprintf("%s/%dx%d", e.Name(), n, d)
+			g, u := randT(r, n, d), randT(r, n, d)
+			// include large |gate| where exp saturates
+			g.F32()[0] = 120
+			if n*d > 1 {
+				g.F32()[1] = -120
+			}
+			got, want := tensor.New(tensor.F32, n, d), tensor.New(tensor.F32, n, d)
+			e.SwiGLU(got, g, u)
+			rf.SwiGLU(want, g, u)
+			closeTo(t, name+" SwiGLU", got.F32(), want.F32(), 2e-6)
+			dout := randT(r, n, d)
+			dgg, dug := randT(r, n, d), randT(r, n, d)
+			dgw, duw := clone(dgg), clone(dug)
+			e.SwiGLUBackward(dgg, dug, dout, g, u)
+			rf.SwiGLUBackward(dgw, duw, dout, g, u)
+			closeTo(t, name+" SwiGLUBackward dgate", dgg.F32(), dgw.F32(), 2e-6)
+			closeTo(t, name+" SwiGLUBackward dup", dug.F32(), duw.F32(), 2e-6)
+			e.SwiGLUBackward(nil, dug, dout, g, u)
+			rf.SwiGLUBackward(nil, duw, dout, g, u)
+			closeTo(t, name+" SwiGLUBackward dup only", dug.F32(), duw.F32(), 2e-6)
+		}
+	}
+}
+
+func TestRoPE(t *testing.T) {
+	r := newRand(13)
+	var rf ref.Engine
+	for _, e := range fastEngines(t) {
+		for _, c := range []struct{ n, heads, hd, maxPos int }{{1, 1, 2, 1}, {7, 3, 6, 9}, {65, 9, 64, 100}, {300, 4, 128, 512}} {
+			name := fmt.Sprintf("%s/n=%d heads=%d hd=%d", e.Name(), c.n, c.heads, c.hd)
+			cos, sin := randT(r, c.maxPos, c.hd/2), randT(r, c.maxPos, c.hd/2)
+			pos := make([]int32, c.n)
+			for i := range pos {
+				pos[i] = int32(r.IntN(c.maxPos))
+			}
+			x := randT(r, c.n, c.heads*c.hd)
+			y := clone(x)
+			e.RoPE(x, pos, c.heads, cos, sin)
+			rf.RoPE(y, pos, c.heads, cos, sin)
+			closeTo(t, name+" RoPE", x.F32(), y.F32(), 0)
+			e.RoPEBackward(x, pos, c.heads, cos, sin)
+			rf.RoPEBackward(y, pos, c.heads, cos, sin)
+			closeTo(t, name+" RoPEBackward", x.F32(), y.F32(), 0)
+		}
+	}
+}
+
+func TestCrossEntropy(t *testing.T) {
+	r := newRand(14)
+	var rf ref.Engine
+	for _, e := range fastEngines(t) {
+		for _, sz := range [][2]int{{1, 1}, {3, 7}, {9, 63}, {40, 577}, {64, 5000}} {
+			n, vocab := sz[0], sz[1]
+			name := fmt.Sprintf("%s/%dx%d", e.Name(), n, vocab)
+			logits := randT(r, n, vocab)
+			for i := range logits.F32() {
+				logits.F32()[i] *= 4
+			}
+			labels := make([]int32, n)
+			for i := range labels {
+				labels[i] = int32(r.IntN(vocab))
+				if i%3 == 2 {
+					labels[i] = compute.IgnoreIndex
+				}
+			}
+			// loss only
+			sg, cg := e.CrossEntropy(logits, labels, nil, 0)
+			sw, cw := rf.CrossEntropy(logits, labels, nil, 0)
+			if cg != cw || math.Abs(sg-sw) > 1e-5*(1+math.Abs(sw)) {
+				t.Fatalf("%s CrossEntropy = %g, %d, want %g, %d", name, sg, cg, sw, cw)
+			}
+			// with gradient into a separate tensor, then aliased
+			dg, dw := randT(r, n, vocab), randT(r, n, vocab)
+			sg, cg = e.CrossEntropy(logits, labels, dg, 0.25)
+			sw, cw = rf.CrossEntropy(logits, labels, dw, 0.25)
+			if cg != cw || math.Abs(sg-sw) > 1e-5*(1+math.Abs(sw)) {
+				t.Fatalf("%s CrossEntropy(dlogits) = %g, %d, want %g, %d", name, sg, cg, sw, cw)
+			}
+			closeTo(t, name+" dlogits", dg.F32(), dw.F32(), 2e-6)
+			al := clone(logits)
+			sg, _ = e.CrossEntropy(al, labels, al, 0.25)
+			if math.Abs(sg-sw) > 1e-5*(1+math.Abs(sw)) {
+				t.Fatalf("%s CrossEntropy(aliased) = %g, want %g", name, sg, sw)
+			}
+			closeTo(t, name+" dlogits aliased", al.F32(), dw.F32(), 2e-6)
+		}
+	}
+}
+
+func TestVec(t *testing.T) {
+	if !hasVec512 {
+		t.Skip("no AVX-512 on this CPU: the vector primitives are the Go ones")
+	}
+	r := newRand(15)
+	for _, n := range []int{1, 15, 16, 17, 64, 65, 200, 1000} {
+		x, y := randT(r, n).F32(), randT(r, n).F32()
+		if g, w := dot(true, x, y), dot(false, x, y); math.Abs(float64(g-w)) > 1e-5*float64(n) {
+			t.Errorf("dot(n=%d) = %g, want %g", n, g, w)
+		}
+		if g, w := vmax(true, x), vmax(false, x); g != w {
+			t.Errorf("vmax(n=%d) = %g, want %g", n, g, w)
+		}
+		a, b := append([]float32(nil), y...), append([]float32(nil), y...)
+		axpy(true, a, x, 0.7)
+		axpy(false, b, x, 0.7)
+		closeTo(t, fmt.Sprintf("axpy(n=%d)", n), a, b, 1e-7)
+		for i := range x {
+			x[i] *= 30
+		}
+		x[0] = float32(math.Inf(-1))
+		ga, gb := make([]float32, n), make([]float32, n)
+		sa, sb := vexp(true, ga, x, 1, 5), vexp(false, gb, x, 1, 5)
+		for i := range ga {
+			if d := math.Abs(float64(ga[i]-gb[i])) / max(float64(gb[i]), 1e-38); d > 4e-7 {
+				t.Fatalf("vexp(n=%d)[%d] of %g = %g, want %g (rel %.3g)", n, i, x[i], ga[i], gb[i], d)
+			}
+		}
+		if math.Abs(sa-sb) > 1e-6*sb {
+			t.Errorf("vexp(n=%d) sum = %g, want %g", n, sa, sb)
+		}
+	}
+}
