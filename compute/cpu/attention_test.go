@@ -1,0 +1,61 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"hone/compute"
+	"hone/compute/ref"
+	"hone/tensor"
+)
+
+func TestAttention(t *testing.T) {
+	r := newRand(20)
+	var rf ref.Engine
+	cases := []compute.AttnShape{
+		{Batch: 1, Tq: 1, Tk: 1, Heads: 1, KVHeads: 1, HeadDim: 8},
+		{Batch: 2, Tq: 7, Tk: 7, Heads: 4, KVHeads: 2, HeadDim: 6},
+		{Batch: 1, Tq: 150, Tk: 150, Heads: 3, KVHeads: 1, HeadDim: 64},
+		{Batch: 3, Tq: 65, Tk: 65, Heads: 6, KVHeads: 6, HeadDim: 16},
+		{Batch: 2, Tq: 5, Tk: 133, QOffset: 128, Heads: 4, KVHeads: 2, HeadDim: 32},
+		{Batch: 2, Tq: 130, Tk: 130, Heads: 2, KVHeads: 1, HeadDim: 48, Seg: []int32{}},
+	}
+	for _, e := range fastEngines(t) {
+		for _, s := range cases {
+			s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
+			if s.Seg != nil {
+				s.Seg = make([]int32, s.Batch*s.Tk)
+				for i := range s.Seg {
+					s.Seg[i] = int32(i / 37) // segments cross tile boundaries
+				}
+			}
+			name := fmt.Sprintf("%s/B=%d Tq=%d Tk=%d off=%d H=%d KV=%d hd=%d seg=%v", e.Name(), s.Batch, s.Tq, s.Tk, s.QOffset, s.Heads, s.KVHeads, s.HeadDim, s.Seg != nil)
+			q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
+			k := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim)
+			v := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim)
+			for i := range q.F32() {
+				q.F32()[i] *= 3 // peaky softmax: exercises the running max
+			}
+			og, ow := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, q.Shape...)
+			lg, lw := tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq), tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq)
+			e.Attention(og, q, k, v, lg, s)
+			rf.Attention(ow, q, k, v, lw, s)
+			closeTo(t, name+" out", og.F32(), ow.F32(), 2e-5)
+			closeTo(t, name+" lse", lg.F32(), lw.F32(), 2e-5)
+
+			dout := randT(r, q.Shape...)
+			dqg, dkg, dvg := randT(r, q.Shape...), randT(r, k.Shape...), randT(r, v.Shape...)
+			dqw, dkw, dvw := clone(dqg), clone(dkg), clone(dvg)
+			e.AttentionBackward(dqg, dkg, dvg, dout, q, k, v, ow, lw, s)
+			rf.AttentionBackward(dqw, dkw, dvw, dout, q, k, v, ow, lw, s)
+			closeTo(t, name+" dq", dqg.F32(), dqw.F32(), 5e-5)
+			closeTo(t, name+" dk", dkg.F32(), dkw.F32(), 5e-5)
+			closeTo(t, name+" dv", dvg.F32(), dvw.F32(), 5e-5)
+			// only some gradients
+			e.AttentionBackward(nil, dkg, nil, dout, q, k, v, ow, lw, s)
+			rf.AttentionBackward(nil, dkw, nil, dout, q, k, v, ow, lw, s)
+			closeTo(t, name+" dk only", dkg.F32(), dkw.F32(), 5e-5)
+		}
+	}
+}
