@@ -325,6 +325,17 @@ func (b *Batch) targets() []int32 {
 	return tg
 }
 
+// NumTargets counts the positions that Loss scores: the trained tokens.
+func (b *Batch) NumTargets() int {
+	n := 0
+	for _, t := range b.targets() {
+		if t != compute.IgnoreIndex {
+			n++
+		}
+	}
+	return n
+}
+
 // lossChunkBytes bounds the logits materialised at once by Loss.
 const lossChunkBytes = 16 << 20
 

@@ -110,7 +110,7 @@ func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
 	if err := writeJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
 		return err
 	}
-	return safetensors.WriteSharded(dir, named, 4<<30, map[string]string{"format": "pt"})
+	return safetensors.WriteSharded(dir, named, map[string]string{"format": "pt"}, 4<<30)
 }
 
 // writeJSON writes v as indented JSON to path atomically.
