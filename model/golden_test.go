@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"hone/compute"
+	"hone/compute/cpu"
 	"hone/compute/ref"
 	"hone/internal/shared"
 	"hone/model"
@@ -62,12 +63,44 @@ func maxAbsDiff(a, b []float32) float64 {
 	return m
 }
 
-// TestGolden checks the base model's logits and greedy generation against
-// transformers for every golden model folder.
+// goldenRun is one engine and precision the golden tests run under, with
+// the tolerances that precision meets. bf16 rounds every weight and matrix
+// operand to 8 significant bits (relative error up to 2^-9), so its logits
+// are compared with a tolerance scaled to the logits' range, and greedy
+// generation is not required to match token for token.
+type goldenRun struct {
+	name     string
+	engine   compute.Engine
+	prec     model.Precision
+	logitTol float64 // absolute, or relative to max |logit| when relTol
+	relTol   bool
+	lossTol  float64
+	greedy   bool
+}
+
+func goldenRuns() []goldenRun {
+	return []goldenRun{
+		{"ref-fp32", ref.Engine{}, model.FP32, 1e-4, false, 1e-5, true},
+		{"cpu-fp32", cpu.New(2), model.FP32, 1e-4, false, 1e-5, true},
+		{"cpu-bf16", cpu.New(2), model.BF16, 1e-2, true, 1e-2, false},
+	}
+}
+
+// TestGolden checks the base model's logits, loss and greedy generation
+// against transformers for every golden model folder, on the reference
+// engine and on the fast CPU engine in fp32 and bf16.
 func TestGolden(t *testing.T) {
-	for _, dir := range goldenDirs(t) {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			m, closeModel, err := model.Load(dir, model.FP32)
+	for _, run := range goldenRuns() {
+		for _, dir := range goldenDirs(t) {
+			t.Run(run.name+"/"+filepath.Base(dir), func(t *testing.T) { goldenCheck(t, run, dir) })
+		}
+	}
+}
+
+func goldenCheck(t *testing.T, run goldenRun, dir string) {
+	{
+		{
+			m, closeModel, err := model.Load(dir, run.prec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +110,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer g.Close()
-			var e compute.Engine = ref.Engine{}
+			e := run.engine
 			in := goldenTensor(t, g, "input_ids")
 			b := &model.Batch{B: in.Shape[0], T: in.Shape[1], IDs: ids32(in)}
 			logits, err := m.Logits(e, b)
@@ -85,8 +118,14 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := goldenTensor(t, g, "logits_base").F32()
-			if d := maxAbsDiff(logits.F32(), want); d > 1e-4 {
-				t.Errorf("logits: max abs diff %.3g, want <= 1e-4", d)
+			tol := run.logitTol
+			if run.relTol {
+				tol *= maxAbs(want)
+			}
+			d := maxAbsDiff(logits.F32(), want)
+			t.Logf("logits max abs diff %.3g (max logit %.3g)", d, maxAbs(want))
+			if d > tol {
+				t.Errorf("logits: max abs diff %.3g, want <= %.3g", d, tol)
 			}
 			// the loss as transformers computes it
 			b.Labels = ids32(goldenTensor(t, g, "labels"))
@@ -94,8 +133,11 @@ func TestGolden(t *testing.T) {
 			m.Forward(e, b, a, false)
 			sum, n := m.Loss(e, b, a, nil, 0, false)
 			wantLoss := float64(goldenTensor(t, g, "loss_base").F32()[0])
-			if got := sum / float64(n); math.Abs(got-wantLoss) > 1e-5 {
+			if got := sum / float64(n); math.Abs(got-wantLoss) > run.lossTol {
 				t.Errorf("loss = %.7f, want %.7f", got, wantLoss)
+			}
+			if !run.greedy {
+				return
 			}
 			// greedy generation, token by token through the KV cache
 			prompt := ids32(goldenTensor(t, g, "greedy_prompt"))
@@ -118,8 +160,16 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("greedy ids = %v, want %v", seq, wantIDs)
 				}
 			}
-		})
+		}
 	}
+}
+
+func maxAbs(v []float32) float64 {
+	var m float64
+	for _, x := range v {
+		m = math.Max(m, math.Abs(float64(x)))
+	}
+	return m
 }
 
 func argmax(v []float32) int32 {
