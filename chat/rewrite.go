@@ -4,6 +4,11 @@ import (
 	"strings"
 )
 
+// tagSeparator is the text rewriteSource puts between adjacent tags; render
+// removes it from the output. Control bytes only, so that no filter
+// (upper, trim, ...) changes it.
+const tagSeparator = "\x00\x1a\x00"
+
 // toJSONFilter is the name under which hone's Python-exact tojson filter is
 // offered to templates; see rewriteSource.
 const toJSONFilter = "hone_tojson"
@@ -14,10 +19,18 @@ const toJSONFilter = "hone_tojson"
 //     hone_tojson, a filter that reproduces Python's json.dumps exactly
 //     (float repr, indent, sort_keys, ensure_ascii), because the engine's
 //     built-in filters cannot be replaced;
+//
 //   - the {% generation %} / {% endgeneration %} markers of transformers'
 //     AssistantTracker extension, which the engine does not know, become
 //     {% if true %} / {% endif %} with the same whitespace control; hone
 //     finds assistant spans on its own (see Render).
+//
+//   - between two tags with no text between them, a separator text
+//     (tagSeparator) is inserted and later removed from the output:
+//     the engine applies trim_blocks, lstrip_blocks and "-" markers to the
+//     nearest text segment even across other tags, so that
+//     "{% for %}{{ x }}\n" lost its newline and "a \n{{ x }}{%- if %}" its
+//     "a \n" (Python's Jinja trims only directly adjacent text).
 //
 // Only code inside {{ }} and {% %} is touched: text, comments, string
 // literals and {% raw %} blocks are left alone.
@@ -25,6 +38,7 @@ func rewriteSource(src string) string {
 	var out strings.Builder
 	out.Grow(len(src) + 64)
 	i := 0
+	lastTagEnd := -1
 	for i < len(src) {
 		open := strings.IndexByte(src[i:], '{')
 		if open < 0 || i+open+1 >= len(src) {
@@ -32,6 +46,9 @@ func rewriteSource(src string) string {
 			break
 		}
 		j := i + open
+		if (src[j+1] == '#' || src[j+1] == '{' || src[j+1] == '%') && j == lastTagEnd {
+			out.WriteString(tagSeparator)
+		}
 		switch src[j+1] {
 		case '#':
 			end := strings.Index(src[j+2:], "#}")
@@ -42,6 +59,7 @@ func rewriteSource(src string) string {
 			end += j + 4
 			out.WriteString(src[i:end])
 			i = end
+			lastTagEnd = end
 		case '{', '%':
 			closer := "}}"
 			if src[j+1] == '%' {
@@ -49,6 +67,7 @@ func rewriteSource(src string) string {
 			}
 			out.WriteString(src[i : j+2])
 			end, body := scanTag(src, j+2, closer)
+			closed := end - (j + 2) - len(body) // len(closer), or 0 when unterminated
 			if src[j+1] == '%' {
 				if name := blockName(body); name == "raw" {
 					// Copy everything up to and including {% endraw %} verbatim.
@@ -57,13 +76,18 @@ func rewriteSource(src string) string {
 					k := findEndRaw(src, end)
 					out.WriteString(src[end:k])
 					i = k
+					lastTagEnd = -1
+					if k == end {
+						lastTagEnd = k
+					}
 					continue
 				}
 				body = rewriteGeneration(body)
 			}
 			out.WriteString(rewriteFilters(body))
-			out.WriteString(src[end-min(len(closer), end-(j+2)-len(body)) : end])
+			out.WriteString(src[end-closed : end])
 			i = end
+			lastTagEnd = end
 		default:
 			out.WriteString(src[i : j+1])
 			i = j + 1

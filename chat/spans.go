@@ -325,7 +325,7 @@ func isSpaceByte(c byte) bool {
 }
 
 type matchError struct {
-	piece     int // furthest piece reached
+	piece     int // the piece to blame
 	ambiguous bool
 }
 
@@ -340,7 +340,7 @@ func matchPieces(text string, glue []string, pieces []piece) error {
 	}
 	type key struct{ j, pos int }
 	memo := map[key]int{}
-	furthest := 0
+	furthest, glueFailed := 0, false
 	var count func(j, pos int) int
 	count = func(j, pos int) int {
 		if j == len(pieces) {
@@ -353,16 +353,25 @@ func matchPieces(text string, glue []string, pieces []piece) error {
 		if n, ok := memo[k]; ok {
 			return n
 		}
-		furthest = max(furthest, j)
+		if j > furthest {
+			furthest, glueFailed = j, false
+		}
 		n := 0
 		for _, x := range candidates(pieces[j].text) {
 			rest := text[pos:]
-			if strings.HasPrefix(rest, x) && strings.HasPrefix(rest[len(x):], glue[j+1]) {
-				n += count(j+1, pos+len(x)+len(glue[j+1]))
-				if n >= 2 {
-					n = 2
-					break
+			if !strings.HasPrefix(rest, x) {
+				continue
+			}
+			if !strings.HasPrefix(rest[len(x):], glue[j+1]) {
+				if j == furthest {
+					glueFailed = true
 				}
+				continue
+			}
+			n += count(j+1, pos+len(x)+len(glue[j+1]))
+			if n >= 2 {
+				n = 2
+				break
 			}
 		}
 		memo[k] = n
@@ -370,6 +379,12 @@ func matchPieces(text string, glue []string, pieces []piece) error {
 	}
 	switch count(0, len(glue[0])) {
 	case 0:
+		// The content of piece furthest did not fit, or it did and the
+		// template text after it differs: then the difference is in the
+		// header of the next message (or in the trailing text).
+		if glueFailed && furthest+1 < len(pieces) {
+			furthest++
+		}
 		return &matchError{piece: furthest}
 	case 2:
 		return &matchError{ambiguous: true}

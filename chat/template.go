@@ -225,6 +225,9 @@ func (t *Template) RenderText(msgs []Message, opt Options) (string, error) {
 func messageValues(msgs []Message) ([]jinja.Value, error) {
 	vals := make([]jinja.Value, len(msgs))
 	for i := range msgs {
+		if strings.Contains(msgs[i].Text(), tagSeparator) {
+			return nil, fmt.Errorf("chat: message %d: content holds the byte sequence 00 1a 00, which hone reserves", i)
+		}
 		v, err := msgs[i].value()
 		if err != nil {
 			return nil, fmt.Errorf("chat: message %d: %w", i, err)
@@ -257,6 +260,9 @@ func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
 			msg := "(no message)"
 			if len(args) > 0 {
 				msg = args[0].String()
+				if args[0].IsString() {
+					msg = args[0].AsString()
+				}
 			}
 			return jinja.Undefined(), &RaiseError{Template: name, Message: msg}
 		}),
@@ -300,6 +306,7 @@ func (t *Template) render(msgs []jinja.Value, agp bool, shared map[string]jinja.
 	d["messages"] = jinja.NewList(msgs)
 	d["add_generation_prompt"] = jinja.NewBool(agp)
 	out, err := t.tmpl.RenderValues(d)
+	out = strings.ReplaceAll(out, tagSeparator, "")
 	if err != nil {
 		var re *RaiseError
 		if errors.As(err, &re) {
