@@ -73,9 +73,11 @@ func f32(op, name string, t *tensor.Tensor) []float32 {
 }
 
 // MatMul computes op(a)·op(b) into c, or adds it when acc is set; a and c
-// are F32, b is F32 or BF16. With a BF16 b and a CPU with AVX512_BF16, a is
-// rounded to bf16 as it is packed and the products accumulate in float32
-// (the bf16 compute mode); see compute.MatMuler.
+// are F32, b is F32 or BF16 (an F16 b goes to the reference engine). With
+// a BF16 b and a CPU with AVX512_BF16, a is rounded to bf16 as it is packed
+// and the products accumulate in float32 (the bf16 compute mode), except
+// for products of at most 4 rows (decoding), which read b in place and
+// multiply a in float32 by b widened exactly. See compute.MatMuler.
 func (e *Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 	const op = "MatMul"
 	cv, av := f32(op, "c", c), f32(op, "a", a)
@@ -105,7 +107,8 @@ func (e *Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 	case tensor.BF16:
 		bo.h = b.BF16()
 	default:
-		fail(op, "b is %v, want F32 or BF16", b)
+		e.Engine.MatMul(c, a, b, ta, tb, acc)
+		return
 	}
 	e.gemm(m, n, k, ao, bo, cv, n, acc)
 }

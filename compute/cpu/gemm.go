@@ -74,6 +74,10 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		}
 		return
 	}
+	if m <= gemvRows && e.kern.vec && (b.f != nil || b.t) {
+		e.gemv(m, n, k, a, b, c, ldc, acc)
+		return
+	}
 	if b.h != nil && e.kern.bf16 != nil {
 		kb := e.kern.bf16
 		pl := &plan[uint16]{
@@ -93,6 +97,83 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		kern:  kf.fn,
 	}
 	pl.run(e, c, ldc, acc)
+}
+
+// gemvRows is the largest m that gemv handles: below a full micro-panel,
+// packing b (every element of it, once per call) costs more than the
+// product, which is bound by reading b anyway.
+const gemvRows = 4
+
+// gemv computes the product for a few rows of op(A) (decoding) straight
+// from the stored b, without packing: dot products with the rows of b
+// when it is stored [n, k] (F32 or BF16, widened exactly), or a sum of
+// scaled rows of b when it is stored [k, n] (F32). The columns of C are
+// split across the cores.
+func (e *Engine) gemv(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {
+	fast := e.kern.vec
+	rows := make([][]float32, m)
+	for i := range rows {
+		if !a.t {
+			rows[i] = a.f[i*a.ld : i*a.ld+k]
+			continue
+		}
+		r := make([]float32, k)
+		for p := range r {
+			r[p] = a.f[p*a.ld+i]
+		}
+		rows[i] = r
+	}
+	tasks := 1
+	if 2*m*n*k >= parallelFlops && e.threads > 1 {
+		tasks = max(1, min((n+255)/256, 4*e.threads))
+	}
+	bound := func(t int) int {
+		if t == tasks {
+			return n
+		}
+		return t * n / tasks &^ 15
+	}
+	work := func(t int) {
+		j0, j1 := bound(t), bound(t+1)
+		if j0 == j1 {
+			return
+		}
+		var tmp []float32
+		if b.t {
+			tmp = make([]float32, j1-j0)
+		}
+		for i, ar := range rows {
+			crow := c[i*ldc+j0 : i*ldc+j1]
+			if !b.t {
+				if !acc {
+					clear(crow)
+				}
+				w := len(crow) &^ 15
+				accRows(fast, crow[:w], ar, b.f[j0:], b.ld)
+				if w < len(crow) {
+					accRows(false, crow[w:], ar, b.f[j0+w:], b.ld)
+				}
+				continue
+			}
+			if b.f != nil {
+				dots(fast, tmp, ar, b.f[j0*b.ld:], b.ld)
+			} else {
+				dotsBF16(fast, tmp, ar, b.h[j0*b.ld:], b.ld)
+			}
+			if acc {
+				for j, v := range tmp {
+					crow[j] += v
+				}
+			} else {
+				copy(crow, tmp)
+			}
+		}
+	}
+	if tasks == 1 {
+		work(0)
+		return
+	}
+	e.pool.run(tasks, work)
 }
 
 // plan is one blocked product over packed elements E: float32, or uint16

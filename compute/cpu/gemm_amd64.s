@@ -1127,6 +1127,44 @@ dots_done:
 	VZEROUPPER
 	RET
 
+// func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
+TEXT ·dotsBF16AVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ ldk+24(FP), R8
+	SHLQ $1, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ dotsh_done
+dotsh_row:
+	VPXORD Z0, Z0, Z0
+	XORQ R10, R10
+dotsh_col:
+	VPMOVZXWD (DX)(R10*2), Z2
+	VPSLLD $16, Z2, Z2
+	VFMADD231PS (SI)(R10*4), Z2, Z0
+	ADDQ $16, R10
+	CMPQ R10, R9
+	JLT dotsh_col
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ dotsh_row
+dotsh_done:
+	VZEROUPPER
+	RET
+
 // func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
 TEXT ·accRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ o+0(FP), DI
@@ -1141,7 +1179,6 @@ TEXT ·accRowsAVX512(SB), NOSPLIT, $0-48
 	XORQ R10, R10 // d
 acc_col:
 	VMOVUPS (DI)(R10*4), Z0
-	VPXORD Z1, Z1, Z1
 	MOVQ SI, R11
 	LEAQ (DX)(R10*4), R12
 	MOVQ CX, R13

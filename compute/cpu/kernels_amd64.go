@@ -64,3 +64,6 @@ func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
 
 //go:noescape
 func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)
+
+//go:noescape
+func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)

@@ -16,3 +16,4 @@ func expAVX512(dst, x *float32, n int, scale, shift float32) float64 { panic("un
 func dotsAVX512(out, q, k *float32, ldk, nk, hd int)                 { panic("unreachable") }
 func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)                { panic("unreachable") }
 func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)    { panic("unreachable") }
+func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)     { panic("unreachable") }

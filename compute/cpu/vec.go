@@ -1,6 +1,10 @@
 package cpu
 
-import "math"
+import (
+	"math"
+
+	"hone/tensor"
+)
 
 // The vector primitives of the fused ops and the attention. With fast set
 // (AVX-512) the bulk runs in assembly and the tail (len % 16) in Go;
@@ -77,6 +81,10 @@ func dots(fast bool, out, q, k []float32, ldk int) {
 	if len(out) == 0 {
 		return
 	}
+	if hd == 0 {
+		clear(out)
+		return
+	}
 	_ = k[(len(out)-1)*ldk+hd-1]
 	if fast && hd%16 == 0 {
 		dotsAVX512(&out[0], &q[0], &k[0], ldk, len(out), hd)
@@ -90,7 +98,7 @@ func dots(fast bool, out, q, k []float32, ldk int) {
 // accRows sets o += sum_j p[j] * v[j*ldv : j*ldv+len(o)].
 func accRows(fast bool, o, p, v []float32, ldv int) {
 	hd := len(o)
-	if len(p) == 0 {
+	if len(p) == 0 || hd == 0 {
 		return
 	}
 	_ = v[(len(p)-1)*ldv+hd-1]
@@ -106,7 +114,7 @@ func accRows(fast bool, o, p, v []float32, ldv int) {
 // rank1 sets dst[j*ld : j*ld+len(x)] += c[j] * x for j < len(c).
 func rank1(fast bool, dst []float32, ld int, c, x []float32) {
 	hd := len(x)
-	if len(c) == 0 {
+	if len(c) == 0 || hd == 0 {
 		return
 	}
 	_ = dst[(len(c)-1)*ld+hd-1]
@@ -116,5 +124,30 @@ func rank1(fast bool, dst []float32, ld int, c, x []float32) {
 	}
 	for j, cj := range c {
 		axpy(false, dst[j*ld:j*ld+hd], x, cj)
+	}
+}
+
+// dotsBF16 sets out[j] = q·k[j*ldk : j*ldk+len(q)] for a bf16 k, widened
+// exactly.
+func dotsBF16(fast bool, out, q []float32, k []uint16, ldk int) {
+	hd := len(q)
+	if len(out) == 0 {
+		return
+	}
+	if hd == 0 {
+		clear(out)
+		return
+	}
+	_ = k[(len(out)-1)*ldk+hd-1]
+	if fast && hd%16 == 0 {
+		dotsBF16AVX512(&out[0], &q[0], &k[0], ldk, len(out), hd)
+		return
+	}
+	for j := range out {
+		var s float32
+		for p, h := range k[j*ldk : j*ldk+hd] {
+			s += q[p] * tensor.BF16ToF32(h)
+		}
+		out[j] = s
 	}
 }
