@@ -32,6 +32,10 @@ type f32Kernel struct {
 type bf16Kernel struct {
 	mr, nr int
 	fn     func(kc int, a, b *uint16, c *float32, ldc int, acc int)
+	// cvt rounds n float32 (a multiple of 16) to bf16.
+	cvt func(dst *uint16, src *float32, n int)
+	// il interleaves two bf16 rows of n (a multiple of 16) into pairs.
+	il func(dst, r0, r1 *uint16, n int)
 }
 
 // Blocking. A k block of the packed A (all of m) and of one thread's B
@@ -82,8 +86,8 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		kb := e.kern.bf16
 		pl := &plan[uint16]{
 			m: m, n: n, k: k, mr: kb.mr, nr: kb.nr, step: 2, kc: kcBF16,
-			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb.mr, i0, p0, p1) },
-			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb.nr, j0, p0, p1, e.kern.tr8) },
+			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb, i0, p0, p1, e.kern.tr8) },
+			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb, j0, p0, p1, e.kern.tr8) },
 			kern:  kb.fn,
 		}
 		pl.run(e, c, ldc, acc)
@@ -387,12 +391,41 @@ func packBF32(dst []float32, b operand, n, nr, j0, p0, p1 int, tr8 trFunc) {
 
 // packABF16 packs rows [i0, i0+mr) of op(A) for k in [p0, p1), rounded to
 // bf16, as pairs: element (kk, i) at ((kk/2)*mr+i)*2 + kk%2.
-func packABF16(dst []uint16, a operand, m, mr, i0, p0, p1 int) {
+func packABF16(dst []uint16, a operand, m int, kb *bf16Kernel, i0, p0, p1 int, tr8 trFunc) {
+	mr := kb.mr
 	kc := p1 - p0
 	w := (kc + 1) &^ 1
 	rows := min(mr, m-i0)
 	if rows < mr || w != kc {
 		clear(dst[:w*mr])
+	}
+	if !a.t && kb.cvt != nil && tr8 != nil && mr == 8 && rows == 8 && kc >= 16 && kc <= kcBF16 {
+		// Round 8 rows to bf16 with the vector conversion, then transpose
+		// them as 32-bit pairs.
+		var tmp [8 * kcBF16]uint16
+		k16 := kc &^ 15
+		for i := 0; i < 8; i++ {
+			src := a.f[(i0+i)*a.ld+p0 : (i0+i)*a.ld+p1]
+			t := tmp[i*kc : (i+1)*kc]
+			kb.cvt(&t[0], &src[0], k16)
+			for kk := k16; kk < kc; kk++ {
+				t[kk] = tensor.F32ToBF16(src[kk])
+			}
+		}
+		q8 := 0
+		if kc%2 == 0 {
+			q8 = (kc / 2) &^ 7
+			tr8((*float32)(unsafe.Pointer(&dst[0])), 8, (*float32)(unsafe.Pointer(&tmp[0])), kc/2, q8/8)
+		}
+		for q := q8; 2*q < kc; q++ {
+			for i := 0; i < 8; i++ {
+				dst[(q*8+i)*2] = tmp[i*kc+2*q]
+				if 2*q+1 < kc {
+					dst[(q*8+i)*2+1] = tmp[i*kc+2*q+1]
+				}
+			}
+		}
+		return
 	}
 	if !a.t {
 		for i := 0; i < rows; i++ {
@@ -420,7 +453,8 @@ func packABF16(dst []uint16, a operand, m, mr, i0, p0, p1 int) {
 
 // packBBF16 packs columns [j0, j0+nr) of op(B) (bf16) for k in [p0, p1)
 // as pairs: element (kk, j) at ((kk/2)*nr+j)*2 + kk%2.
-func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int, tr8 trFunc) {
+func packBBF16(dst []uint16, b operand, n int, kb *bf16Kernel, j0, p0, p1 int, tr8 trFunc) {
+	nr := kb.nr
 	kc := p1 - p0
 	w := (kc + 1) &^ 1
 	cols := min(nr, n-j0)
@@ -428,7 +462,20 @@ func packBBF16(dst []uint16, b operand, n, nr, j0, p0, p1 int, tr8 trFunc) {
 		clear(dst[:w*nr])
 	}
 	if !b.t {
-		for kk := 0; kk < kc; kk++ {
+		kk0 := 0
+		if c16 := cols &^ 15; kb.il != nil && c16 > 0 {
+			// Interleave pairs of rows with vectors; the odd tail row
+			// and the columns past c16 go through the loop below.
+			for ; kk0+1 < kc; kk0 += 2 {
+				o := (p0+kk0)*b.ld + j0
+				kb.il(&dst[kk0*nr], &b.h[o], &b.h[o+b.ld], c16)
+				for j := c16; j < cols; j++ {
+					dst[kk0*nr+2*j] = b.h[o+j]
+					dst[kk0*nr+2*j+1] = b.h[o+b.ld+j]
+				}
+			}
+		}
+		for kk := kk0; kk < kc; kk++ {
 			o := (p0+kk)*b.ld + j0
 			d := dst[(kk>>1)*nr*2+kk&1:]
 			for j, h := range b.h[o : o+cols] {

@@ -1225,3 +1225,49 @@ r1_col:
 r1_done:
 	VZEROUPPER
 	RET
+
+// func cvtBF16AVX512(dst *uint16, src *float32, n int), n a multiple of 16
+TEXT ·cvtBF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+cvt_loop:
+	TESTQ CX, CX
+	JZ cvt_done
+	VMOVUPS (SI), Z0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x72; BYTE $0xc8 // VCVTNEPS2BF16 Z0, Y1
+	VMOVDQU Y1, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	SUBQ $16, CX
+	JMP cvt_loop
+cvt_done:
+	VZEROUPPER
+	RET
+
+// func interleave16(dst, r0, r1 *uint16, n int): dst[2j] = r0[j], dst[2j+1] = r1[j];
+// n a multiple of 16 (AVX2)
+TEXT ·interleave16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+il_loop:
+	TESTQ CX, CX
+	JZ il_done
+	VMOVDQU (SI), Y0
+	VMOVDQU (DX), Y1
+	VPUNPCKLWD Y1, Y0, Y2
+	VPUNPCKHWD Y1, Y0, Y3
+	VPERM2I128 $0x20, Y3, Y2, Y4
+	VPERM2I128 $0x31, Y3, Y2, Y5
+	VMOVDQU Y4, (DI)
+	VMOVDQU Y5, 32(DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP il_loop
+il_done:
+	VZEROUPPER
+	RET

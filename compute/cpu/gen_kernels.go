@@ -36,6 +36,7 @@ func main() {
 	transpose8()
 	vecOps()
 	attnOps()
+	bf16Packing()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -642,6 +643,67 @@ func attnOps() {
 	p("\tDECQ CX")
 	p("\tJNZ r1_row")
 	p("r1_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// bf16Packing writes the helpers of bf16 packing: a float32 -> bf16
+// conversion (VCVTNEPS2BF16, round to nearest even, as bytes since Go's
+// assembler lacks it) and the interleaving of two bf16 rows into pairs.
+func bf16Packing() {
+	p("")
+	p("// func cvtBF16AVX512(dst *uint16, src *float32, n int), n a multiple of 16")
+	p("TEXT ·cvtBF16AVX512(SB), NOSPLIT, $0-24")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ n+16(FP), CX")
+	p("cvt_loop:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ cvt_done")
+	p("\tVMOVUPS (SI), Z0")
+	enc := evexRR(0x2, 0x72, 1, 0, 0)
+	s := ""
+	for i, b := range enc {
+		if i > 0 {
+			s += "; "
+		}
+		s += fmt.Sprintf("BYTE $0x%02x", b)
+	}
+	p("\t%s // VCVTNEPS2BF16 Z0, Y1", s)
+	p("\tVMOVDQU Y1, (DI)")
+	p("\tADDQ $64, SI")
+	p("\tADDQ $32, DI")
+	p("\tSUBQ $16, CX")
+	p("\tJMP cvt_loop")
+	p("cvt_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	p("")
+	p("// func interleave16(dst, r0, r1 *uint16, n int): dst[2j] = r0[j], dst[2j+1] = r1[j];")
+	p("// n a multiple of 16 (AVX2)")
+	p("TEXT ·interleave16(SB), NOSPLIT, $0-32")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ r0+8(FP), SI")
+	p("\tMOVQ r1+16(FP), DX")
+	p("\tMOVQ n+24(FP), CX")
+	p("il_loop:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ il_done")
+	p("\tVMOVDQU (SI), Y0")
+	p("\tVMOVDQU (DX), Y1")
+	p("\tVPUNPCKLWD Y1, Y0, Y2")
+	p("\tVPUNPCKHWD Y1, Y0, Y3")
+	p("\tVPERM2I128 $0x20, Y3, Y2, Y4")
+	p("\tVPERM2I128 $0x31, Y3, Y2, Y5")
+	p("\tVMOVDQU Y4, (DI)")
+	p("\tVMOVDQU Y5, 32(DI)")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, DX")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, CX")
+	p("\tJMP il_loop")
+	p("il_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

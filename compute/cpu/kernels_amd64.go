@@ -27,7 +27,7 @@ func availableKernels() []kernels {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
 		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: true}
 		if cpu.X86.HasAVX512BF16 {
-			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512}
+			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16}
 		}
 		ks = append(ks, k)
 	}
@@ -67,3 +67,11 @@ func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)
 
 //go:noescape
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
+
+// Helpers of bf16 packing.
+
+//go:noescape
+func cvtBF16AVX512(dst *uint16, src *float32, n int)
+
+//go:noescape
+func interleave16(dst, r0, r1 *uint16, n int)
