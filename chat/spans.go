@@ -92,8 +92,8 @@ func (e *SpanError) Error() string {
 //  3. A message ends after the first end-of-turn marker (EndOfTurn) that
 //     follows its content, plus the whitespace after it. A message without
 //     such a marker ends where rendering the conversation up to it ends,
-//     when that rendering is a prefix of the text, and otherwise where its
-//     content ends.
+//     when that rendering is a prefix of the text, and otherwise after its
+//     content and the whitespace that follows.
 //  4. An assistant turn's trained range starts where the generation prompt
 //     ends: the conversation before it, rendered with
 //     add_generation_prompt, when that is a prefix of the text; otherwise
@@ -290,6 +290,9 @@ func (t *Template) locate(msgs []Message, vals []jinja.Value, text string, agp b
 			case end >= 0:
 			case has[k]:
 				end = content[k].End
+				for end < limit && isSpaceByte(text[end]) {
+					end++
+				}
 			default:
 				return nil, fail(k, "the message has no content and no end-of-turn marker to place it by")
 			}

@@ -13,8 +13,8 @@ import (
 )
 
 // Specials are the special-token strings a template may refer to as
-// bos_token, eos_token, unk_token and pad_token. An empty string is passed
-// to the template as None, as transformers does for an unset token.
+// bos_token, eos_token, unk_token and pad_token. An empty string leaves the
+// variable undefined, as transformers does for an unset token.
 type Specials struct {
 	BOS, EOS, UNK, PAD string
 }
@@ -240,22 +240,12 @@ func messageValues(msgs []Message) ([]jinja.Value, error) {
 // data builds the template variables shared by every rendering with opt
 // (all but messages and add_generation_prompt).
 func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
-	tok := func(s string) jinja.Value {
-		if s == "" {
-			return jinja.None()
-		}
-		return jinja.NewString(s)
-	}
 	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
 	name := t.Name
 	d := map[string]jinja.Value{
-		"bos_token": tok(t.Specials.BOS),
-		"eos_token": tok(t.Specials.EOS),
-		"unk_token": tok(t.Specials.UNK),
-		"pad_token": tok(t.Specials.PAD),
 		"raise_exception": jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 			msg := "(no message)"
 			if len(args) > 0 {
@@ -273,6 +263,13 @@ func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
 			return jinja.NewString(strftime(args[0].AsString(), now())), nil
 		}),
 		toJSONFilter: jinja.NewCallable(toJSONFilter, filterToJSON),
+	}
+	// Like transformers' special_tokens_map, unset tokens are left
+	// undefined (so "{{ bos_token }}" prints nothing).
+	for k, v := range map[string]string{"bos_token": t.Specials.BOS, "eos_token": t.Specials.EOS, "unk_token": t.Specials.UNK, "pad_token": t.Specials.PAD} {
+		if v != "" {
+			d[k] = jinja.NewString(v)
+		}
 	}
 	if opt.Tools != nil {
 		tools := make([]jinja.Value, len(opt.Tools))
@@ -297,15 +294,22 @@ func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
 	return d, nil
 }
 
-// render runs the template over message values with shared variables.
-func (t *Template) render(msgs []jinja.Value, agp bool, shared map[string]jinja.Value) (string, error) {
+// render runs the template over message values with shared variables. A
+// panic inside the engine (a bug there, reachable from a template file) is
+// returned as an error naming the template.
+func (t *Template) render(msgs []jinja.Value, agp bool, shared map[string]jinja.Value) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("chat template %s: the Jinja engine failed: %v", t.Name, r)
+		}
+	}()
 	d := make(map[string]jinja.Value, len(shared)+2)
 	for k, v := range shared {
 		d[k] = v
 	}
 	d["messages"] = jinja.NewList(msgs)
 	d["add_generation_prompt"] = jinja.NewBool(agp)
-	out, err := t.tmpl.RenderValues(d)
+	out, err = t.tmpl.RenderValues(d)
 	out = strings.ReplaceAll(out, tagSeparator, "")
 	if err != nil {
 		var re *RaiseError
