@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"hone/compute/ref"
@@ -160,6 +161,43 @@ func TestMatMulRef(t *testing.T) {
 					t.Fatalf("MatMul(m=%d n=%d k=%d b=%v)[%d] = %g, want %g (ref)", m, n, k, bt, i, got.F32()[i], w)
 				}
 			}
+		}
+	}
+}
+
+func TestMatMulBadShapes(t *testing.T) {
+	e := New(1)
+	defer e.Close()
+	f := func(shape ...int) *tensor.Tensor { return tensor.New(tensor.F32, shape...) }
+	cases := []struct {
+		name    string
+		c, a, b *tensor.Tensor
+		want    string
+	}{
+		{"rows", f(3, 4), f(2, 5), f(4, 5), "does not give 3 rows"},
+		{"inner", f(3, 4), f(3, 5), f(4, 6), "is not 5 x 4"},
+		{"dtype a", f(3, 4), tensor.New(tensor.BF16, 3, 5), f(4, 5), "want F32"},
+		{"nil b", f(3, 4), f(3, 5), nil, "b is nil"},
+	}
+	for _, c := range cases {
+		func() {
+			defer func() {
+				r := recover()
+				if s, _ := r.(string); !strings.Contains(s, c.want) || !strings.HasPrefix(s, "cpu.MatMul") {
+					t.Errorf("MatMul(%s) panicked with %v, want a cpu.MatMul message containing %q", c.name, r, c.want)
+				}
+			}()
+			e.MatMul(c.c, c.a, c.b, false, true, false)
+		}()
+	}
+	// An F16 b is handled by the reference engine.
+	c, a, b := f(2, 3), randT(newRand(5), 2, 4), randT(newRand(6), 3, 4)
+	want := f(2, 3)
+	ref.Engine{}.MatMul(want, a, b, false, true, false)
+	e.MatMul(c, a, b.To(tensor.F16), false, true, false)
+	for i, w := range want.F32() {
+		if d := math.Abs(float64(c.F32()[i] - w)); d > 1e-2 {
+			t.Errorf("MatMul(F16 b)[%d] = %g, want %g", i, c.F32()[i], w)
 		}
 	}
 }

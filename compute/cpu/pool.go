@@ -17,6 +17,9 @@ type job struct {
 	n, next, done atomic.Int64
 	f             func(int)
 	fin           chan struct{}
+	// failed holds the first panic of a task, re-raised by run on the
+	// caller's goroutine so that it can be recovered there.
+	failed atomic.Pointer[any]
 }
 
 // newPool starts threads-1 workers: the caller of run is the last thread.
@@ -47,11 +50,21 @@ func (j *job) work() {
 		if i >= n {
 			return
 		}
-		j.f(int(i))
+		j.do(int(i), n)
+	}
+}
+
+// do runs task i, recording a panic instead of letting it kill a worker.
+func (j *job) do(i int, n int64) {
+	defer func() {
+		if r := recover(); r != nil {
+			j.failed.CompareAndSwap(nil, &r)
+		}
 		if j.done.Add(1) == n {
 			close(j.fin)
 		}
-	}
+	}()
+	j.f(i)
 }
 
 // run calls f(0), ..., f(tasks-1) across the pool and returns when all
@@ -76,6 +89,9 @@ func (p *pool) run(tasks int, f func(int)) {
 	}
 	j.work()
 	<-j.fin
+	if r := j.failed.Load(); r != nil {
+		panic(*r)
+	}
 }
 
 // close stops the workers once they finish their current job.

@@ -35,6 +35,21 @@ func TestPool(t *testing.T) {
 	}
 }
 
+func TestPoolPanic(t *testing.T) {
+	p := newPool(2)
+	defer p.close()
+	defer func() {
+		if r := recover(); r != "task 7" {
+			t.Fatalf("pool.run with a panicking task: recovered %v, want \"task 7\"", r)
+		}
+	}()
+	p.run(16, func(i int) {
+		if i == 7 {
+			panic("task 7")
+		}
+	})
+}
+
 // BenchmarkPoolRun measures the cost of one run of 8 empty tasks.
 func BenchmarkPoolRun(b *testing.B) {
 	p := newPool(2)
