@@ -210,3 +210,31 @@ func TestSpansOffsets(t *testing.T) {
 		t.Errorf("Trained() = %v, want [{52 64}]", got)
 	}
 }
+
+// BenchmarkRender measures Render (text and spans) and RenderText on a
+// ten-turn ChatML conversation.
+func BenchmarkRender(b *testing.B) {
+	tmpl, err := Named("chatml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var msgs []Message
+	msgs = append(msgs, msg("system", "You are a helpful assistant."))
+	for i := range 5 {
+		msgs = append(msgs, msg("user", strings.Repeat("question words ", 20+i)), msg("assistant", strings.Repeat("answer words ", 40+i)))
+	}
+	b.Run("Render", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tmpl.Render(msgs, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("RenderText", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tmpl.RenderText(msgs, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -52,7 +52,12 @@ type Options struct {
 }
 
 // Parse compiles a Jinja chat template. name identifies it in errors.
-func Parse(src, name string, special Specials) (*Template, error) {
+func Parse(src, name string, special Specials) (tmpl *Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tmpl, err = nil, fmt.Errorf("chat template %s: the Jinja engine failed: %v", name, r)
+		}
+	}()
 	t, err := jinja.Compile(rewriteSource(src))
 	if err != nil {
 		return nil, fmt.Errorf("chat template %s: %w", name, err)
