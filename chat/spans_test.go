@@ -238,3 +238,25 @@ func BenchmarkRender(b *testing.B) {
 		}
 	})
 }
+
+func TestSpansContentParts(t *testing.T) {
+	src := "{%- for m in messages %}[{{ m.role }}]{% if m.content is string %}{{ m.content }}{% else %}" +
+		"{% for p in m.content %}{% if p.type == 'text' %}{{ p.text }}{% else %}<{{ p.type }}>{% endif %}{% endfor %}{% endif %}</s>\n{%- endfor %}"
+	tmpl, err := Parse(src, "parts", Specials{EOS: "</s>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSpanCases(t, tmpl, []spanCase{{
+		name: "parts",
+		msgs: []Message{
+			{Role: "user", Parts: []Part{{Type: "text", Text: "look "}, {Type: "image", Raw: json.RawMessage(`{"type": "image"}`)}, {Type: "text", Text: " here"}}},
+			{Role: "assistant", Parts: []Part{{Type: "text", Text: "a cat"}}},
+		},
+		want: []wantSpan{
+			{"[user]look <image> here</s>", "look <image> here", ""},
+			// This template has no generation prompt, so at inference the
+			// model writes the "[assistant]" header itself: it is trained.
+			{"[assistant]a cat</s>", "a cat", "[assistant]a cat</s>"},
+		},
+	}})
+}
