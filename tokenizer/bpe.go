@@ -36,18 +36,12 @@ type bpe struct {
 	suffix       *string // end_of_word_suffix
 	fallbackIDs  [256]int32
 
-	// byteLevel is set when the pre-tokenizer hands the model byte-level
-	// text; raw then describes the same vocabulary keyed by the original
-	// bytes, so that the fast path never builds the mapped strings.
-	raw *rawVocab
+	// byteIDs is set for byte-level models: the id of each byte's
+	// stand-in character (-1 if absent), so that the fast path works on the
+	// raw bytes and never builds the mapped strings.
+	byteIDs *[256]int32
 
 	cache *wordCache
-}
-
-// rawVocab is a byte-level vocabulary keyed by raw bytes.
-type rawVocab struct {
-	vocab   map[string]int32
-	byteIDs [256]int32 // id of each single byte, -1 if absent
 }
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
@@ -77,32 +71,45 @@ func newBPE(vocab map[string]int32, merges [][2]string, unkToken *string) (*bpe,
 }
 
 func (m *bpe) setMerges(merges [][2]string) error {
-	plen := 0
-	if m.prefix != nil {
-		plen = len(*m.prefix)
-	}
-	buf := make([]byte, 0, 64)
 	for i, mg := range merges {
-		a, ok := m.vocab[mg[0]]
-		if !ok {
-			return fmt.Errorf("merge %d (%q %q): token %q is not in the vocabulary", i+1, mg[0], mg[1], mg[0])
+		if err := m.addMerge(i, []byte(mg[0]), []byte(mg[1])); err != nil {
+			return err
 		}
-		b, ok := m.vocab[mg[1]]
-		if !ok {
-			return fmt.Errorf("merge %d (%q %q): token %q is not in the vocabulary", i+1, mg[0], mg[1], mg[1])
-		}
-		rest := mg[1]
-		if plen <= len(rest) {
-			rest = rest[plen:]
-		}
-		buf = append(append(buf[:0], mg[0]...), rest...)
-		n, ok := m.vocab[string(buf)]
-		if !ok {
-			return fmt.Errorf("merge %d (%q %q): merged token %q is not in the vocabulary", i+1, mg[0], mg[1], buf)
-		}
-		m.merges[pairKey(a, b)] = mergeVal{int32(i), n}
 	}
 	return nil
+}
+
+// addMerge adds merge number i (its rank), a then b.
+func (m *bpe) addMerge(i int, a, b []byte) error {
+	k, v, err := m.resolveMerge(i, a, b)
+	if err != nil {
+		return err
+	}
+	m.merges[k] = v
+	return nil
+}
+
+// resolveMerge returns the map entry of merge number i. It only reads the
+// vocabulary, so it may run concurrently.
+func (m *bpe) resolveMerge(i int, a, b []byte) (uint64, mergeVal, error) {
+	ida, ok := m.vocab[string(a)]
+	if !ok {
+		return 0, mergeVal{}, fmt.Errorf("merge %d (%q %q): token %q is not in the vocabulary", i+1, a, b, a)
+	}
+	idb, ok := m.vocab[string(b)]
+	if !ok {
+		return 0, mergeVal{}, fmt.Errorf("merge %d (%q %q): token %q is not in the vocabulary", i+1, a, b, b)
+	}
+	if m.prefix != nil && len(*m.prefix) <= len(b) {
+		b = b[len(*m.prefix):]
+	}
+	var stack [128]byte
+	buf := append(append(stack[:0], a...), b...)
+	n, ok := m.vocab[string(buf)]
+	if !ok {
+		return 0, mergeVal{}, fmt.Errorf("merge %d (%q %q): merged token %q is not in the vocabulary", i+1, a, b, buf)
+	}
+	return pairKey(ida, idb), mergeVal{int32(i), n}, nil
 }
 
 // setUnk resolves the unknown token once the options are known.
@@ -118,31 +125,16 @@ func (m *bpe) setUnk() error {
 	return nil
 }
 
-// enableByteLevel builds the raw-byte view of a byte-level vocabulary.
-// Tokens that are not made of byte-level characters can never be produced
-// from byte-level text and are left out.
+// enableByteLevel prepares tokenizeRaw.
 func (m *bpe) enableByteLevel() {
-	rv := &rawVocab{vocab: make(map[string]int32, len(m.vocab))}
-	buf := make([]byte, 0, 64)
-outer:
-	for t, id := range m.vocab {
-		buf = buf[:0]
-		for _, r := range t {
-			b, ok := charToByte[r]
-			if !ok {
-				continue outer
-			}
-			buf = append(buf, b)
-		}
-		rv.vocab[string(buf)] = id
-	}
-	for i := range rv.byteIDs {
-		rv.byteIDs[i] = -1
+	var ids [256]int32
+	for i := range ids {
+		ids[i] = -1
 		if id, ok := m.vocab[byteToChar[i]]; ok {
-			rv.byteIDs[i] = id
+			ids[i] = id
 		}
 	}
-	m.raw = rv
+	m.byteIDs = &ids
 }
 
 // tokenizeRaw tokenizes one byte-level word given as raw bytes (the text
@@ -152,19 +144,26 @@ func (m *bpe) tokenizeRaw(w string, out []sym) []sym {
 	if w == "" {
 		return out
 	}
-	if m.ignoreMerges {
-		if id, ok := m.raw.vocab[w]; ok {
-			return append(out, sym{id, int32(len(w))})
-		}
-	}
 	if s, ok := m.cache.get(w, true); ok {
 		return append(out, s...)
 	}
+	if m.ignoreMerges {
+		var stack [256]byte
+		mapped := stack[:0]
+		for i := 0; i < len(w); i++ {
+			mapped = append(mapped, byteToChar[w[i]]...)
+		}
+		if id, ok := m.vocab[string(mapped)]; ok {
+			res := []sym{{id, int32(len(w))}}
+			m.cache.put(w, true, res)
+			return append(out, res...)
+		}
+	}
 	word := make([]node, 0, len(w))
 	for i := 0; i < len(w); i++ {
-		id := m.raw.byteIDs[w[i]]
+		id := m.byteIDs[w[i]]
 		if id < 0 {
-			// The vocabulary lacks this byte: take the slow path, which
+			// The vocabulary lacks this byte: take the general path, which
 			// handles unknown characters exactly as Hugging Face does.
 			var mapped []byte
 			for j := 0; j < len(w); j++ {
@@ -174,7 +173,7 @@ func (m *bpe) tokenizeRaw(w string, out []sym) []sym {
 			// Convert lengths back to raw bytes: every mapped character is one byte.
 			k := 0
 			for idx := range res {
-				chars := utf8.RuneCountInString(string(mapped[k : k+int(res[idx].n)]))
+				chars := utf8.RuneCount(mapped[k : k+int(res[idx].n)])
 				k += int(res[idx].n)
 				res[idx].n = int32(chars)
 			}

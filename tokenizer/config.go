@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"runtime"
+	"sync"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -477,9 +479,44 @@ func (p *parser) decoder(raw json.RawMessage, where string) (decoder, error) {
 }
 
 func (p *parser) model(raw json.RawMessage) (*bpe, error) {
+	mem, err := members(raw)
+	if err != nil {
+		return nil, &configError{p.file, "model", "is malformed: " + err.Error()}
+	}
 	var mj modelJSON
-	if err := p.decodeInto(raw, "model", &mj); err != nil {
-		return nil, err
+	for k, v := range mem {
+		var dst any
+		switch k {
+		case "type":
+			dst = &mj.Type
+		case "dropout":
+			dst = &mj.Dropout
+		case "unk_token":
+			dst = &mj.UnkToken
+		case "continuing_subword_prefix":
+			dst = &mj.ContinuingSubwordPrefix
+		case "end_of_word_suffix":
+			dst = &mj.EndOfWordSuffix
+		case "fuse_unk":
+			dst = &mj.FuseUnk
+		case "byte_fallback":
+			dst = &mj.ByteFallback
+		case "ignore_merges":
+			dst = &mj.IgnoreMerges
+		case "vocab":
+			mj.Vocab = v
+			continue
+		case "merges":
+			mj.Merges = v
+			continue
+		default:
+			continue
+		}
+		if !isNull(v) {
+			if err := p.decodeInto(v, "model."+k, dst); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if mj.Type == "" && (mj.Vocab == nil || mj.Merges == nil) {
 		return nil, &configError{p.file, "model", "has no \"type\""}
@@ -490,15 +527,65 @@ func (p *parser) model(raw json.RawMessage) (*bpe, error) {
 	if isNull(mj.Vocab) || isNull(mj.Merges) {
 		return nil, &configError{p.file, "model", "(BPE) needs \"vocab\" and \"merges\""}
 	}
+	// The vocabulary and the merges are read at the same time, then the
+	// merges are resolved to ids in parallel: together this is most of the
+	// time it takes to load a large tokenizer.
+	type pair struct{ a, b []byte }
+	var pairs []pair
+	var mergeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pairs = make([]pair, 0, len(mj.Merges)/16)
+		mergeErr = parseMerges(mj.Merges, func(_ int, a, b []byte) error {
+			pairs = append(pairs, pair{a, b})
+			return nil
+		})
+	}()
 	vocab, err := parseVocab(mj.Vocab)
+	<-done
 	if err != nil {
 		return nil, &configError{p.file, "model.vocab", "is malformed: " + err.Error()}
 	}
-	merges, err := parseMerges(mj.Merges)
-	if err != nil {
-		return nil, &configError{p.file, "model.merges", "is malformed: " + err.Error()}
+	if mergeErr != nil {
+		return nil, &configError{p.file, "model.merges", "is malformed: " + mergeErr.Error()}
 	}
-	return buildBPE(p.file, mj, vocab, merges)
+	m, err := newBPEOpts(vocab, mj)
+	if err != nil {
+		return nil, &configError{p.file, "model", err.Error()}
+	}
+	type resolved struct {
+		key uint64
+		val mergeVal
+	}
+	res := make([]resolved, len(pairs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(pairs)/4096))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(pairs)/workers, (w+1)*len(pairs)/workers
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				k, v, err := m.resolveMerge(i, pairs[i].a, pairs[i].b)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				res[i] = resolved{k, v}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, &configError{p.file, "model.merges", err.Error()}
+		}
+	}
+	m.merges = make(map[uint64]mergeVal, len(res))
+	for _, r := range res {
+		m.merges[r.key] = r.val
+	}
+	return m, nil
 }
 
 // buildBPE makes the model from its parsed parts.

@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -14,7 +16,11 @@ import (
 // values; this reader decodes straight into the maps the model uses.
 type scanner struct {
 	b   []byte
+	src string // string(b), when set
 	pos int
+	// aliased is where the last string read by strBytes starts in b when
+	// it had no escapes, else -1.
+	aliased int
 }
 
 // errorf reports a syntax error with the byte offset inside the member.
@@ -53,41 +59,43 @@ func (s *scanner) expect(c byte) error {
 	return nil
 }
 
-// str reads a JSON string, decoding escapes.
-func (s *scanner) str() (string, error) {
+// strBytes reads a JSON string, decoding escapes. Without escapes the
+// result aliases the input.
+func (s *scanner) strBytes() ([]byte, error) {
 	if err := s.expect('"'); err != nil {
-		return "", err
+		return nil, err
 	}
 	start := s.pos
 	// Fast path: no escapes.
 	for s.pos < len(s.b) {
 		c := s.b[s.pos]
 		if c == '"' {
-			v := string(s.b[start:s.pos])
 			s.pos++
-			return v, nil
+			s.aliased = start
+			return s.b[start : s.pos-1], nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
 		}
 		s.pos++
 	}
+	s.aliased = -1
 	buf := append([]byte(nil), s.b[start:s.pos]...)
 	for s.pos < len(s.b) {
 		c := s.b[s.pos]
 		switch {
 		case c == '"':
 			s.pos++
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
-			return "", s.errorf("control character in string")
+			return nil, s.errorf("control character in string")
 		case c != '\\':
 			buf = append(buf, c)
 			s.pos++
 			continue
 		}
 		if s.pos+1 >= len(s.b) {
-			return "", s.errorf("unterminated escape")
+			return nil, s.errorf("unterminated escape")
 		}
 		e := s.b[s.pos+1]
 		s.pos += 2
@@ -107,7 +115,7 @@ func (s *scanner) str() (string, error) {
 		case 'u':
 			r, err := s.hex4()
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			if utf16.IsSurrogate(r) {
 				r2 := rune(-1)
@@ -115,7 +123,7 @@ func (s *scanner) str() (string, error) {
 					save := s.pos
 					s.pos += 2
 					if r2, err = s.hex4(); err != nil {
-						return "", err
+						return nil, err
 					}
 					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
 						r = d
@@ -129,10 +137,105 @@ func (s *scanner) str() (string, error) {
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", s.errorf("invalid escape \\%c", e)
+			return nil, s.errorf("invalid escape \\%c", e)
 		}
 	}
-	return "", s.errorf("unterminated string")
+	return nil, s.errorf("unterminated string")
+}
+
+// str reads a JSON string. Without escapes the result is a substring of
+// s.src when set (one allocation for a whole vocabulary).
+func (s *scanner) str() (string, error) {
+	b, err := s.strBytes()
+	if err != nil {
+		return "", err
+	}
+	if s.src != "" && s.aliased >= 0 {
+		return s.src[s.aliased : s.aliased+len(b)], nil
+	}
+	return string(b), nil
+}
+
+// skip steps over one JSON value without decoding it.
+func (s *scanner) skip() error {
+	switch c := s.peek(); c {
+	case '"':
+		_, err := s.strBytes()
+		return err
+	case '{', '[':
+		depth := 0
+		for s.pos < len(s.b) {
+			switch s.b[s.pos] {
+			case '"':
+				if _, err := s.strBytes(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					s.pos++
+					return nil
+				}
+			}
+			s.pos++
+		}
+		return s.errorf("unterminated %c", c)
+	case 0:
+		return s.errorf("expected a value, found end of input")
+	default:
+		start := s.pos
+		for s.pos < len(s.b) {
+			switch s.b[s.pos] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if s.pos == start {
+					return s.errorf("expected a value")
+				}
+				return nil
+			}
+			s.pos++
+		}
+		return nil
+	}
+}
+
+// members splits a JSON object into its members' raw values.
+func members(b []byte) (map[string]json.RawMessage, error) {
+	s := &scanner{b: b}
+	if err := s.expect('{'); err != nil {
+		return nil, err
+	}
+	out := map[string]json.RawMessage{}
+	if s.peek() == '}' {
+		s.pos++
+		return out, s.end()
+	}
+	for {
+		k, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.expect(':'); err != nil {
+			return nil, err
+		}
+		s.ws()
+		start := s.pos
+		if err := s.skip(); err != nil {
+			return nil, fmt.Errorf("member %q: %w", k, err)
+		}
+		out[k] = json.RawMessage(b[start:s.pos])
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return out, s.end()
+		default:
+			return nil, s.errorf("expected ',' or '}' after member %q", k)
+		}
+	}
 }
 
 func (s *scanner) hex4() (rune, error) {
@@ -171,7 +274,7 @@ func (s *scanner) id() (int32, error) {
 // parseVocab reads {"token": id, ...}. Later duplicates replace earlier ones,
 // as serde does when it builds a HashMap.
 func parseVocab(b []byte) (map[string]int32, error) {
-	s := &scanner{b: b}
+	s := &scanner{b: b, src: string(b)}
 	if err := s.expect('{'); err != nil {
 		return nil, err
 	}
@@ -205,78 +308,88 @@ func parseVocab(b []byte) (map[string]int32, error) {
 	}
 }
 
+// mergeSink receives each merge as it is read; the byte slices alias the
+// input when the strings have no escapes.
+type mergeSink func(i int, a, b []byte) error
+
 // parseMerges reads the merges list in either form; a "#version" line of
 // the legacy form is skipped as Hugging Face does.
-func parseMerges(b []byte) ([][2]string, error) {
+func parseMerges(b []byte, sink mergeSink) error {
 	s := &scanner{b: b}
 	if err := s.expect('['); err != nil {
-		return nil, err
+		return err
 	}
-	var out [][2]string
 	if s.peek() == ']' {
 		s.pos++
-		return out, s.end()
+		return s.end()
 	}
+	n := 0
 	for {
 		switch s.peek() {
 		case '"':
-			line, err := s.str()
+			line, err := s.strBytes()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if len(line) >= 8 && line[:8] == "#version" {
+			if bytes.HasPrefix(line, []byte("#version")) {
 				break
 			}
 			a, b, ok := splitMergeLine(line)
 			if !ok {
-				return nil, fmt.Errorf("merge %d (%q) is not two tokens separated by one space", len(out)+1, line)
+				return fmt.Errorf("merge %d (%q) is not two tokens separated by one space", n+1, line)
 			}
-			out = append(out, [2]string{a, b})
+			if err := sink(n, a, b); err != nil {
+				return err
+			}
+			n++
 		case '[':
 			s.pos++
-			a, err := s.str()
+			a, err := s.strBytes()
 			if err != nil {
-				return nil, fmt.Errorf("merge %d: %w", len(out)+1, err)
+				return fmt.Errorf("merge %d: %w", n+1, err)
 			}
 			if err := s.expect(','); err != nil {
-				return nil, fmt.Errorf("merge %d: %w", len(out)+1, err)
+				return fmt.Errorf("merge %d: %w", n+1, err)
 			}
-			b, err := s.str()
+			b, err := s.strBytes()
 			if err != nil {
-				return nil, fmt.Errorf("merge %d: %w", len(out)+1, err)
+				return fmt.Errorf("merge %d: %w", n+1, err)
 			}
 			if err := s.expect(']'); err != nil {
-				return nil, fmt.Errorf("merge %d: a pair must have exactly two tokens: %w", len(out)+1, err)
+				return fmt.Errorf("merge %d: a pair must have exactly two tokens: %w", n+1, err)
 			}
-			out = append(out, [2]string{a, b})
+			if err := sink(n, a, b); err != nil {
+				return err
+			}
+			n++
 		default:
-			return nil, s.errorf("merge %d: expected a string or a pair", len(out)+1)
+			return s.errorf("merge %d: expected a string or a pair", n+1)
 		}
 		switch s.peek() {
 		case ',':
 			s.pos++
 		case ']':
 			s.pos++
-			return out, s.end()
+			return s.end()
 		default:
-			return nil, s.errorf("expected ',' or ']' in merges")
+			return s.errorf("expected ',' or ']' in merges")
 		}
 	}
 }
 
 // splitMergeLine splits "a b" into exactly two parts on the single space.
-func splitMergeLine(line string) (string, string, bool) {
+func splitMergeLine(line []byte) ([]byte, []byte, bool) {
 	i := -1
 	for j := 0; j < len(line); j++ {
 		if line[j] == ' ' {
 			if i >= 0 {
-				return "", "", false
+				return nil, nil, false
 			}
 			i = j
 		}
 	}
 	if i < 0 {
-		return "", "", false
+		return nil, nil, false
 	}
 	return line[:i], line[i+1:], true
 }

@@ -143,8 +143,8 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
 	}
-	var f fileJSON
-	if err := json.Unmarshal(data, &f); err != nil {
+	f, err := parseFile(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid tokenizer.json: %v", name, err)
 	}
 	if isNull(f.Model) {
@@ -156,6 +156,51 @@ func Parse(data []byte, name string) (*Tokenizer, error) {
 		return nil, err
 	}
 	return build(p, f, m)
+}
+
+// parseFile splits tokenizer.json into its members without decoding the
+// model (which the model parser reads itself).
+func parseFile(data []byte) (fileJSON, error) {
+	var f fileJSON
+	mem, err := members(data)
+	if err != nil {
+		return f, err
+	}
+	for k, v := range mem {
+		switch k {
+		case "version":
+			if err := json.Unmarshal(v, &f.Version); err != nil {
+				return f, fmt.Errorf("version: %v", err)
+			}
+		case "added_tokens":
+			if !isNull(v) {
+				if err := json.Unmarshal(v, &f.AddedTokens); err != nil {
+					return f, fmt.Errorf("added_tokens: %v", err)
+				}
+			}
+		case "model":
+			f.Model = v
+		default:
+			if !json.Valid(v) {
+				return f, fmt.Errorf("%s: invalid JSON", k)
+			}
+			switch k {
+			case "truncation":
+				f.Truncation = v
+			case "padding":
+				f.Padding = v
+			case "normalizer":
+				f.Normalizer = v
+			case "pre_tokenizer":
+				f.PreTokenizer = v
+			case "post_processor":
+				f.PostProcessor = v
+			case "decoder":
+				f.Decoder = v
+			}
+		}
+	}
+	return f, nil
 }
 
 // build assembles a tokenizer from the parsed file and model.
