@@ -1,11 +1,11 @@
 package tokenizer
 
 import (
-	"runtime"
-	"sync"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"

@@ -128,11 +128,11 @@ const (
 
 // Character classes of the hand-written matchers.
 const (
-	clOther  = iota // none of the below
-	clLetter        // \p{L}
-	clNumber        // \p{N}
-	clSpace         // \s other than CR and LF
-	clNewline       // \r or \n
+	clOther   = iota // none of the below
+	clLetter         // \p{L}
+	clNumber         // \p{N}
+	clSpace          // \s other than CR and LF
+	clNewline        // \r or \n
 )
 
 var asciiClass = func() (t [128]uint8) {
