@@ -43,7 +43,7 @@ type bf16Kernel struct {
 // micro-panel (mr x kc) stays in L1 while the thread sweeps the chunk.
 const (
 	kcF32          = 256 // k per block, float32
-	kcBF16         = 512 // k per block, bf16 (256 pairs: the same bytes)
+	kcBF16         = 768 // k per block, bf16 (384 pairs)
 	panelsPerChunk = 8   // nr-wide panels of B per task
 	// parallelFlops is the size (2mnk) below which a product runs on the
 	// calling goroutine alone: waking the pool costs more than it saves.
