@@ -44,6 +44,9 @@ type bpe struct {
 	cache *wordCache
 }
 
+// maxTokenID bounds the ids of a vocabulary (the id -> token table is dense).
+const maxTokenID = 1 << 24
+
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
 // newBPE builds the model and checks that every merge refers to known tokens.
@@ -52,6 +55,9 @@ func newBPE(vocab map[string]int32, merges [][2]string, unkToken *string) (*bpe,
 	maxID := int32(-1)
 	for _, id := range vocab {
 		maxID = max(maxID, id)
+	}
+	if maxID >= maxTokenID {
+		return nil, fmt.Errorf("token id %d is too large (the limit is %d)", maxID, maxTokenID-1)
 	}
 	m.tokens = make([]string, maxID+1)
 	for t, id := range vocab {
