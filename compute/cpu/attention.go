@@ -7,14 +7,12 @@ import (
 	"hone/tensor"
 )
 
-// Attention tiling: a query row meets the keys attnTile at a time, so the
-// scores it holds are one tile, never a row (let alone the Tq x Tk matrix)
-// of scores; the softmax is computed online (running max and sum, the
-// output rescaled when the max grows), as in FlashAttention.
-const (
-	attnTile   = 64 // keys per tile
-	attnQBlock = 16 // query rows per forward task
-)
+// Attention is tiled like FlashAttention: a block of MR query rows (the
+// GEMM micro-kernel's height) meets the keys NR at a time (its width), so
+// the scores held are one MR x NR tile, computed by the micro-kernel from
+// the packed block of queries and a packed panel of keys; the softmax is
+// computed online (running max and sum per row, the output rescaled when
+// the max grows). Keys and values are packed once per call.
 
 var negInf = float32(math.Inf(-1))
 
@@ -62,6 +60,65 @@ func maskTile(sc []float32, s compute.AttnShape, b, qp, j0 int) {
 	}
 }
 
+// attnPlan holds what the attention forward and backward share: the
+// micro-kernel, and the keys (and values) of every (sequence, kv head)
+// packed as B panels of the product Q·Kᵀ (k = HeadDim, n = keys).
+type attnPlan struct {
+	s             compute.AttnShape
+	kern          f32Kernel
+	tr8           trFunc
+	hd, ldq, ldk  int
+	group, kTiles int
+	panel         int // elements of one packed panel: nr * hd
+	kp, vp        []float32
+	qv, kv, vv    []float32
+	fast          bool
+}
+
+func (e *Engine) newAttnPlan(s compute.AttnShape, q, k, v *tensor.Tensor, packV bool) *attnPlan {
+	a := &attnPlan{s: s, kern: e.kern.f32, tr8: e.kern.tr8, hd: s.HeadDim,
+		ldq: s.Heads * s.HeadDim, ldk: s.KVHeads * s.HeadDim, group: s.Heads / s.KVHeads,
+		qv: q.F32(), kv: k.F32(), vv: v.F32(), fast: e.kern.vec}
+	nr := a.kern.nr
+	a.kTiles = (s.Tk + nr - 1) / nr
+	a.panel = nr * a.hd
+	a.kp = a.packKeys(a.kv)
+	if packV {
+		a.vp = a.packKeys(a.vv)
+	}
+	return a
+}
+
+// packKeys packs x [Batch*Tk, KVHeads*hd] as panels of nr rows, one run of
+// kTiles panels per (sequence, kv head).
+func (a *attnPlan) packKeys(x []float32) []float32 {
+	s, nr := a.s, a.kern.nr
+	out := make([]float32, s.Batch*s.KVHeads*a.kTiles*a.panel)
+	for b := 0; b < s.Batch; b++ {
+		for g := 0; g < s.KVHeads; g++ {
+			op := operand{f: x[b*s.Tk*a.ldk+g*a.hd:], ld: a.ldk, t: true}
+			base := (b*s.KVHeads + g) * a.kTiles * a.panel
+			for t := 0; t < a.kTiles; t++ {
+				packBF32(out[base+t*a.panel:base+(t+1)*a.panel], op, s.Tk, nr, t*nr, 0, a.hd, a.tr8)
+			}
+		}
+	}
+	return out
+}
+
+// keyPanel returns packed panel t of (b, g) from p (kp or vp).
+func (a *attnPlan) keyPanel(p []float32, b, g, t int) *float32 {
+	return &p[((b*a.s.KVHeads+g)*a.kTiles+t)*a.panel]
+}
+
+// packRows packs rows [i0, i0+mr) of head h of sequence b of x (laid out
+// like q) as an A panel.
+func (a *attnPlan) packRows(dst, x []float32, b, h, i0 int) {
+	s := a.s
+	op := operand{f: x[b*s.Tq*a.ldq+h*a.hd:], ld: a.ldq}
+	packAF32(dst, op, s.Tq, a.kern.mr, i0, 0, a.hd, a.tr8)
+}
+
 // Attention computes causal grouped-query attention with tiled online
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
 func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
@@ -73,54 +130,69 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		lv = f32(op, "lse", lse)
 		need(len(lv) == s.Batch*s.Heads*s.Tq, op, "lse %v is not [%d, %d, %d]", lse, s.Batch, s.Heads, s.Tq)
 	}
-	qv, kv, vv := q.F32(), k.F32(), v.F32()
-	hd, group := s.HeadDim, s.Heads/s.KVHeads
-	ldq, ldk := s.Heads*hd, s.KVHeads*hd
-	qBlocks := (s.Tq + attnQBlock - 1) / attnQBlock
+	if s.Batch == 0 || s.Tq == 0 {
+		return
+	}
+	a := e.newAttnPlan(s, q, k, v, false)
+	mr, nr, hd := a.kern.mr, a.kern.nr, a.hd
+	qBlocks := (s.Tq + mr - 1) / mr
 	tasks := s.Batch * s.Heads * qBlocks
-	fast := e.kern.vec
 	work := func(t int) {
 		b, h, qb := t/(s.Heads*qBlocks), t/qBlocks%s.Heads, t%qBlocks
-		g := h / group
-		var sc [attnTile]float32
-		kb := kv[b*s.Tk*ldk+g*hd:]
-		vb := vv[b*s.Tk*ldk+g*hd:]
-		for i := qb * attnQBlock; i < min(s.Tq, (qb+1)*attnQBlock); i++ {
-			qp := s.QOffset + i
-			qi := qv[(b*s.Tq+i)*ldq+h*hd:][:hd]
-			oi := o[(b*s.Tq+i)*ldq+h*hd:][:hd]
-			clear(oi)
-			m, l := negInf, 0.0
-			for j0 := 0; j0 <= qp; j0 += attnTile {
-				tile := sc[:min(attnTile, qp+1-j0)]
-				dots(fast, tile, qi, kb[j0*ldk:], ldk)
+		g := h / a.group
+		i0 := qb * mr
+		rows := min(mr, s.Tq-i0)
+		qa := make([]float32, mr*hd+mr*nr+2*mr)
+		sc := qa[mr*hd : mr*hd+mr*nr]
+		m, l := qa[mr*hd+mr*nr:mr*hd+mr*nr+mr], make([]float64, mr)
+		a.packRows(qa, a.qv, b, h, i0)
+		for i := range rows {
+			m[i] = negInf
+			clear(o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd])
+		}
+		vb := a.vv[b*s.Tk*a.ldk+g*hd:]
+		last := s.QOffset + i0 + rows - 1 // the block's last query position
+		for t := 0; t*nr <= last; t++ {
+			j0 := t * nr
+			a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
+			for i := range rows {
+				qp := s.QOffset + i0 + i
+				n := min(nr, qp+1-j0)
+				if n <= 0 {
+					continue
+				}
+				tile := sc[i*nr : i*nr+n]
 				for j := range tile {
 					tile[j] *= s.Scale
 				}
 				maskTile(tile, s, b, qp, j0)
-				tm := vmax(fast, tile)
+				tm := vmax(a.fast, tile)
 				if tm == negInf {
 					continue
 				}
-				if tm > m {
-					if m != negInf {
-						c := float32(math.Exp(float64(m - tm)))
+				oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]
+				if tm > m[i] {
+					if m[i] != negInf {
+						c := float32(math.Exp(float64(m[i] - tm)))
 						for d := range oi {
 							oi[d] *= c
 						}
-						l *= float64(c)
+						l[i] *= float64(c)
 					}
-					m = tm
+					m[i] = tm
 				}
-				l += vexp(fast, tile, tile, 1, m)
-				accRows(fast, oi, tile, vb[j0*ldk:], ldk)
+				l[i] += vexp(a.fast, tile, tile, 1, m[i])
+				accRows(a.fast, oi, tile, vb[j0*a.ldk:], a.ldk)
 			}
-			inv := float32(1 / l)
+		}
+		for i := range rows {
+			oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]
+			inv := float32(1 / l[i])
 			for d := range oi {
 				oi[d] *= inv
 			}
 			if lv != nil {
-				lv[(b*s.Heads+h)*s.Tq+i] = m + float32(math.Log(l))
+				lv[(b*s.Heads+h)*s.Tq+i0+i] = m[i] + float32(math.Log(l[i]))
 			}
 		}
 	}
@@ -149,86 +221,98 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 	dvv := like(op, "dv", dv, v, true)
 	lv := f32(op, "lse", lse)
 	need(len(lv) == s.Batch*s.Heads*s.Tq, op, "lse %v is not [%d, %d, %d]", lse, s.Batch, s.Heads, s.Tq)
-	if dqv == nil && dkv == nil && dvv == nil {
+	if (dqv == nil && dkv == nil && dvv == nil) || s.Batch == 0 || s.Tq == 0 {
 		return
 	}
-	qv, kv, vv := q.F32(), k.F32(), v.F32()
-	hd, group := s.HeadDim, s.Heads/s.KVHeads
-	ldk := s.KVHeads * hd
+	a := e.newAttnPlan(s, q, k, v, true)
+	mr, nr, hd := a.kern.mr, a.kern.nr, a.hd
 	pairs := s.Batch * s.KVHeads
 	threads := e.threads
 	if s.Batch*s.Tq*s.Tk*s.Heads*hd < minParallel {
 		threads = 1
 	}
-	kTiles := (s.Tk + attnTile - 1) / attnTile
 	chunks := 1
 	if pairs < 2*threads && threads > 1 {
-		chunks = min(kTiles, (4*threads+pairs-1)/pairs)
+		chunks = min(a.kTiles, (4*threads+pairs-1)/pairs)
 	}
 	tasks := pairs * chunks
 	// D[i] = dout_i · out_i per query row and head, shared by all tasks.
 	dd := make([]float32, s.Batch*s.Tq*s.Heads)
-	fast := e.kern.vec
 	for r := range dd {
-		dd[r] = dot(fast, gv[r*hd:(r+1)*hd], ov[r*hd:(r+1)*hd])
+		dd[r] = dot(a.fast, gv[r*hd:(r+1)*hd], ov[r*hd:(r+1)*hd])
 	}
 	var dqParts [][]float32
 	if chunks > 1 && dqv != nil {
 		dqParts = make([][]float32, tasks)
 	}
+	qBlocks := (s.Tq + mr - 1) / mr
 	work := func(t int) {
 		pr, c := t/chunks, t%chunks
 		b, g := pr/s.KVHeads, pr%s.KVHeads
-		ja, jb := c*kTiles/chunks*attnTile, min(s.Tk, (c+1)*kTiles/chunks*attnTile)
-		var p, ds [attnTile]float32
-		kb, vb := kv[b*s.Tk*ldk+g*hd:], vv[b*s.Tk*ldk+g*hd:]
+		ta, tb := c*a.kTiles/chunks, (c+1)*a.kTiles/chunks // key panels
+		ja := ta * nr
+		scratch := make([]float32, 2*mr*hd+2*mr*nr)
+		qa, ga := scratch[:mr*hd], scratch[mr*hd:2*mr*hd]
+		sc, dp := scratch[2*mr*hd:2*mr*hd+mr*nr], scratch[2*mr*hd+mr*nr:]
+		kb := a.kv[b*s.Tk*a.ldk+g*hd:]
 		var dkb, dvb []float32
 		if dkv != nil {
-			dkb = dkv[b*s.Tk*ldk+g*hd:]
+			dkb = dkv[b*s.Tk*a.ldk+g*hd:]
 		}
 		if dvv != nil {
-			dvb = dvv[b*s.Tk*ldk+g*hd:]
+			dvb = dvv[b*s.Tk*a.ldk+g*hd:]
 		}
-		// dqOut returns where query row i of head h accumulates dq.
 		var dqLocal []float32
 		if dqParts != nil {
-			dqLocal = make([]float32, s.Tq*group*hd)
+			dqLocal = make([]float32, s.Tq*a.group*hd)
 			dqParts[t] = dqLocal
 		}
-		for h := g * group; h < (g+1)*group; h++ {
-			for i := max(0, ja-s.QOffset); i < s.Tq; i++ {
-				qp := s.QOffset + i
-				r := (b*s.Tq+i)*s.Heads + h
-				qi, gi := qv[r*hd:(r+1)*hd], gv[r*hd:(r+1)*hd]
-				var dqi []float32
-				switch {
-				case dqLocal != nil:
-					dqi = dqLocal[(i*group+h-g*group)*hd:][:hd]
-				case dqv != nil:
-					dqi = dqv[r*hd : (r+1)*hd]
-				}
-				di, li := dd[r], lv[(b*s.Heads+h)*s.Tq+i]
-				for j0 := ja; j0 < jb && j0 <= qp; j0 += attnTile {
-					n := min(attnTile, qp+1-j0, jb-j0)
-					pt, dt := p[:n], ds[:n]
-					dots(fast, pt, qi, kb[j0*ldk:], ldk)
-					for j := range pt {
-						pt[j] *= s.Scale
+		for h := g * a.group; h < (g+1)*a.group; h++ {
+			for qb := max(0, ja-s.QOffset) / mr; qb < qBlocks; qb++ {
+				i0 := qb * mr
+				rows := min(mr, s.Tq-i0)
+				a.packRows(qa, a.qv, b, h, i0)
+				a.packRows(ga, gv, b, h, i0)
+				last := s.QOffset + i0 + rows - 1
+				for t := ta; t < tb && t*nr <= last; t++ {
+					j0 := t * nr
+					a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
+					a.kern.fn(hd, &ga[0], a.keyPanel(a.vp, b, g, t), &dp[0], nr, 0)
+					nmax := min(nr, last+1-j0, s.Tk-j0)
+					for i := range rows {
+						qp := s.QOffset + i0 + i
+						n := max(0, min(nmax, qp+1-j0))
+						pt, dt := sc[i*nr:i*nr+nmax], dp[i*nr:i*nr+nmax]
+						clear(pt[n:])
+						clear(dt[n:])
+						if n == 0 {
+							continue
+						}
+						pt, dt = pt[:n], dt[:n]
+						r := (b*s.Tq+i0+i)*s.Heads + h
+						for j := range pt {
+							pt[j] *= s.Scale
+						}
+						maskTile(pt, s, b, qp, j0)
+						vexp(a.fast, pt, pt, 1, lv[(b*s.Heads+h)*s.Tq+i0+i])
+						di := dd[r]
+						for j := range dt {
+							dt[j] = pt[j] * (dt[j] - di) * s.Scale
+						}
+						switch {
+						case dqLocal != nil:
+							accRows(a.fast, dqLocal[((i0+i)*a.group+h-g*a.group)*hd:][:hd], dt, kb[j0*a.ldk:], a.ldk)
+						case dqv != nil:
+							accRows(a.fast, dqv[r*hd:(r+1)*hd], dt, kb[j0*a.ldk:], a.ldk)
+						}
 					}
-					maskTile(pt, s, b, qp, j0)
-					vexp(fast, pt, pt, 1, li)
+					// dv += Pᵀ·dout and dk += dSᵀ·q over the block's rows.
+					rb := ((b*s.Tq+i0)*s.Heads + h) * hd
 					if dvb != nil {
-						rank1(fast, dvb[j0*ldk:], ldk, pt, gi)
-					}
-					dots(fast, dt, gi, vb[j0*ldk:], ldk)
-					for j := range dt {
-						dt[j] = pt[j] * (dt[j] - di) * s.Scale
-					}
-					if dqi != nil {
-						accRows(fast, dqi, dt, kb[j0*ldk:], ldk)
+						rankK(a.fast, dvb[j0*a.ldk:], a.ldk, sc, nr, gv[rb:], a.ldq, nmax, rows, hd)
 					}
 					if dkb != nil {
-						rank1(fast, dkb[j0*ldk:], ldk, dt, qi)
+						rankK(a.fast, dkb[j0*a.ldk:], a.ldk, dp, nr, a.qv[rb:], a.ldq, nmax, rows, hd)
 					}
 				}
 			}
@@ -247,9 +331,9 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		}
 		b, g := t/chunks/s.KVHeads, t/chunks%s.KVHeads
 		for i := 0; i < s.Tq; i++ {
-			for hh := 0; hh < group; hh++ {
-				r := (b*s.Tq+i)*s.Heads + g*group + hh
-				axpy(fast, dqv[r*hd:(r+1)*hd], part[(i*group+hh)*hd:][:hd], 1)
+			for hh := 0; hh < a.group; hh++ {
+				r := (b*s.Tq+i)*s.Heads + g*a.group + hh
+				axpy(a.fast, dqv[r*hd:(r+1)*hd], part[(i*a.group+hh)*hd:][:hd], 1)
 			}
 		}
 	}

@@ -581,7 +581,10 @@ func attnOps() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
-	// accRows: o[d] += sum_j p[j] * v[j*ldv+d].
+	// accRows: o[d] += sum_j p[j] * v[j*ldv+d]. The head dimension is
+	// walked 64 (then 16) columns at a time with o in registers, and the
+	// keys two at a time into two sets of accumulators, so that the FMA
+	// chains are independent.
 	p("")
 	p("// func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)")
 	p("TEXT ·accRowsAVX512(SB), NOSPLIT, $0-48")
@@ -595,23 +598,113 @@ func attnOps() {
 	p("\tTESTQ CX, CX")
 	p("\tJZ acc_done")
 	p("\tXORQ R10, R10 // d")
-	p("acc_col:")
-	p("\tVMOVUPS (DI)(R10*4), Z0")
-	p("\tMOVQ SI, R11")
-	p("\tLEAQ (DX)(R10*4), R12")
-	p("\tMOVQ CX, R13")
-	p("acc_row:")
-	p("\tVBROADCASTSS (R11), Z2")
-	p("\tVFMADD231PS (R12), Z2, Z0")
-	p("\tADDQ $4, R11")
-	p("\tADDQ R8, R12")
-	p("\tDECQ R13")
-	p("\tJNZ acc_row")
-	p("\tVMOVUPS Z0, (DI)(R10*4)")
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT acc_col")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("acc%d", w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R9, AX")
+		p("\tSUBQ R10, AX")
+		p("\tCMPQ AX, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(DI)(R10*4), Z%d", 64*c, c)
+			p("\tVPXORD Z%d, Z%d, Z%d", 4+c, 4+c, 4+c)
+		}
+		p("\tMOVQ SI, R11")
+		p("\tLEAQ (DX)(R10*4), R12")
+		p("\tMOVQ CX, R13")
+		p("%s_pair:", lbl)
+		p("\tCMPQ R13, $2")
+		p("\tJLT %s_one", lbl)
+		p("\tVBROADCASTSS (R11), Z8")
+		p("\tVBROADCASTSS 4(R11), Z9")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Z8, Z%d", 64*c, c)
+		}
+		p("\tADDQ R8, R12")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Z9, Z%d", 64*c, 4+c)
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $8, R11")
+		p("\tSUBQ $2, R13")
+		p("\tJMP %s_pair", lbl)
+		p("%s_one:", lbl)
+		p("\tTESTQ R13, R13")
+		p("\tJZ %s_store", lbl)
+		p("\tVBROADCASTSS (R11), Z8")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Z8, Z%d", 64*c, c)
+		}
+		p("%s_store:", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVADDPS Z%d, Z%d, Z%d", 4+c, c, c)
+			p("\tVMOVUPS Z%d, %d(DI)(R10*4)", c, 64*c)
+		}
+		p("\tADDQ $%d, R10", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
 	p("acc_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	// rankK: dst[j*ldd+d] += sum_{i<kk} c[i*ldc+j] * x[i*ldx+d], j < nk:
+	// the update of a tile of key rows (dk, dv) from a block of query rows.
+	p("")
+	p("// func rankKAVX512(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)")
+	p("TEXT ·rankKAVX512(SB), NOSPLIT, $0-72")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ldd+8(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ c+16(FP), SI")
+	p("\tMOVQ ldc+24(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tMOVQ x+32(FP), DX")
+	p("\tMOVQ ldx+40(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ nk+48(FP), CX")
+	p("\tMOVQ kk+56(FP), R11")
+	p("\tMOVQ hd+64(FP), R12")
+	p("\tTESTQ CX, CX")
+	p("\tJZ rk_done")
+	p("\tTESTQ R11, R11")
+	p("\tJZ rk_done")
+	p("rk_row:")
+	p("\tXORQ R13, R13 // d")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("rk%d", w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R12, AX")
+		p("\tSUBQ R13, AX")
+		p("\tCMPQ AX, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(DI)(R13*4), Z%d", 64*c, c)
+		}
+		p("\tMOVQ SI, AX")
+		p("\tLEAQ (DX)(R13*4), BX")
+		p("\tMOVQ R11, R15")
+		p("%s_i:", lbl)
+		p("\tVBROADCASTSS (AX), Z8")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(BX), Z8, Z%d", 64*c, c)
+		}
+		p("\tADDQ R9, AX")
+		p("\tADDQ R10, BX")
+		p("\tDECQ R15")
+		p("\tJNZ %s_i", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS Z%d, %d(DI)(R13*4)", c, 64*c)
+		}
+		p("\tADDQ $%d, R13", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("\tADDQ R8, DI")
+	p("\tADDQ $4, SI")
+	p("\tDECQ CX")
+	p("\tJNZ rk_row")
+	p("rk_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 

@@ -75,3 +75,6 @@ func cvtBF16AVX512(dst *uint16, src *float32, n int)
 
 //go:noescape
 func interleave16(dst, r0, r1 *uint16, n int)
+
+//go:noescape
+func rankKAVX512(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)

@@ -17,3 +17,6 @@ func dotsAVX512(out, q, k *float32, ldk, nk, hd int)                 { panic("un
 func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)                { panic("unreachable") }
 func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)    { panic("unreachable") }
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)     { panic("unreachable") }
+func rankKAVX512(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int) {
+	panic("unreachable")
+}

@@ -238,3 +238,50 @@ func TestVec(t *testing.T) {
 		}
 	}
 }
+
+// TestRowPrimitives checks the AVX-512 row primitives of attention and
+// GEMV against their Go versions, for head dimensions that take the
+// 64-wide and 16-wide paths.
+func TestRowPrimitives(t *testing.T) {
+	if !hasVec512 {
+		t.Skip("no AVX-512 on this CPU: the row primitives are the Go ones")
+	}
+	r := newRand(16)
+	for _, hd := range []int{16, 48, 64, 80, 128} {
+		for _, nk := range []int{1, 2, 7, 48} {
+			ld := hd + 16
+			q, k := randT(r, hd).F32(), randT(r, nk*ld).F32()
+			kh := tensor.FromF32(k, nk*ld).To(tensor.BF16).BF16()
+			name := fmt.Sprintf("(hd=%d nk=%d)", hd, nk)
+
+			ga, gb := make([]float32, nk), make([]float32, nk)
+			dots(true, ga, q, k, ld)
+			dots(false, gb, q, k, ld)
+			closeTo(t, "dots"+name, ga, gb, 1e-5)
+			dotsBF16(true, ga, q, kh, ld)
+			dotsBF16(false, gb, q, kh, ld)
+			closeTo(t, "dotsBF16"+name, ga, gb, 1e-5)
+
+			p := randT(r, nk).F32()
+			oa := randT(r, hd).F32()
+			ob := append([]float32(nil), oa...)
+			accRows(true, oa, p, k, ld)
+			accRows(false, ob, p, k, ld)
+			closeTo(t, "accRows"+name, oa, ob, 1e-5)
+
+			da := randT(r, nk*ld).F32()
+			db := append([]float32(nil), da...)
+			rank1(true, da, ld, p, q)
+			rank1(false, db, ld, p, q)
+			closeTo(t, "rank1"+name, da, db, 1e-5)
+
+			for _, kk := range []int{1, 3, 8} {
+				c := randT(r, kk*50).F32()
+				x := randT(r, kk*ld).F32()
+				rankK(true, da, ld, c, 50, x, ld, nk, kk, hd)
+				rankK(false, db, ld, c, 50, x, ld, nk, kk, hd)
+				closeTo(t, fmt.Sprintf("rankK(kk=%d)%s", kk, name), da, db, 1e-5)
+			}
+		}
+	}
+}

@@ -151,3 +151,24 @@ func dotsBF16(fast bool, out, q []float32, k []uint16, ldk int) {
 		out[j] = s
 	}
 }
+
+// rankK sets dst[j*ldd : j*ldd+hd] += sum_{i<kk} c[i*ldc+j] * x[i*ldx : i*ldx+hd]
+// for j < nk: a tile of key rows updated from a block of kk query rows.
+func rankK(fast bool, dst []float32, ldd int, c []float32, ldc int, x []float32, ldx, nk, kk, hd int) {
+	if nk == 0 || kk == 0 || hd == 0 {
+		return
+	}
+	_ = dst[(nk-1)*ldd+hd-1]
+	_ = c[(kk-1)*ldc+nk-1]
+	_ = x[(kk-1)*ldx+hd-1]
+	if fast && hd%16 == 0 {
+		rankKAVX512(&dst[0], ldd, &c[0], ldc, &x[0], ldx, nk, kk, hd)
+		return
+	}
+	for j := 0; j < nk; j++ {
+		d := dst[j*ldd : j*ldd+hd]
+		for i := 0; i < kk; i++ {
+			axpy(false, d, x[i*ldx:i*ldx+hd], c[i*ldc+j])
+		}
+	}
+}
