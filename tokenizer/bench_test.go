@@ -81,3 +81,19 @@ func BenchmarkEncodeLlama2(b *testing.B) {
 		tk.Encode(text, false)
 	}
 }
+
+// BenchmarkEncodeLlama3ColdCache encodes 724 kB of varied English and JSON
+// (the shared glaive tool-call demo set) with an empty word cache each time.
+func BenchmarkEncodeLlama3ColdCache(b *testing.B) {
+	tk := loadShared(b, llama3Dir(b))
+	data, err := os.ReadFile(shared.Path(b, "datasets", "llamafactory-glaive_toolcall_en_demo.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(data)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		tk.model.cache = newWordCache()
+		tk.Encode(text, false)
+	}
+}
