@@ -42,7 +42,7 @@ type bf16Kernel struct {
 // chunk (panelsPerChunk panels of nr columns) stay in L2; one A
 // micro-panel (mr x kc) stays in L1 while the thread sweeps the chunk.
 const (
-	kcF32          = 256 // k per block, float32
+	kcF32          = 384 // k per block, float32
 	kcBF16         = 768 // k per block, bf16 (384 pairs)
 	panelsPerChunk = 8   // nr-wide panels of B per task
 	// parallelFlops is the size (2mnk) below which a product runs on the
