@@ -50,6 +50,10 @@ const (
 	parallelFlops = 1 << 17
 )
 
+// packABytes bounds the scratch that holds the packed op(A) (a variable so
+// that tests can exercise the blocking over rows).
+var packABytes = 16 << 20
+
 // trFunc is the type of kernels.tr8.
 type trFunc = func(dst *float32, ldd int, src *float32, lds int, kb int)
 
@@ -80,6 +84,20 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 	}
 	if m <= gemvRows && e.kern.vec && (b.f != nil || b.t) {
 		e.gemv(m, n, k, a, b, c, ldc, acc)
+		return
+	}
+	// Bound the packed copy of op(A): take the rows in blocks of about
+	// packABytes (b is then packed once per block).
+	if mc := max(64, packABytes/4/k/64*64); m > mc {
+		for i0 := 0; i0 < m; i0 += mc {
+			ai := a
+			if a.t {
+				ai.f = a.f[i0:]
+			} else {
+				ai.f = a.f[i0*a.ld:]
+			}
+			e.gemm(min(mc, m-i0), n, k, ai, b, c[i0*ldc:], ldc, acc)
+		}
 		return
 	}
 	if b.h != nil && e.kern.bf16 != nil {

@@ -87,7 +87,15 @@ func roundsA(e *Engine, m int, tb bool) bool {
 var gemmSizes = [][3]int{ // m, n, k
 	{1, 1, 1}, {1, 7, 3}, {7, 1, 5}, {1, 1000, 64}, {3, 77, 96}, {4, 300, 33}, {2, 2000, 64}, {7, 63, 65}, {65, 7, 63}, {9, 49, 2},
 	{8, 48, 256}, {16, 96, 257}, {63, 65, 577}, {129, 200, 31}, {33, 577, 1},
-	{5, 1000, 9}, {300, 20, 513},
+	{5, 1000, 9}, {300, 20, 513}, {150, 70, 40},
+}
+
+// TestMatMulRowBlocks runs the naive test with a packing budget so small
+// that products are split into blocks of 64 rows.
+func TestMatMulRowBlocks(t *testing.T) {
+	defer func(v int) { packABytes = v }(packABytes)
+	packABytes = 1
+	TestMatMulNaive(t)
 }
 
 func TestMatMulNaive(t *testing.T) {
