@@ -96,10 +96,15 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 			} else {
 				ai.f = a.f[i0*a.ld:]
 			}
-			e.gemm(min(mc, m-i0), n, k, ai, b, c[i0*ldc:], ldc, acc)
+			e.packed(min(mc, m-i0), n, k, ai, b, c[i0*ldc:], ldc, acc)
 		}
 		return
 	}
+	e.packed(m, n, k, a, b, c, ldc, acc)
+}
+
+// packed is gemm by packing both operands (m, n, k > 0).
+func (e *Engine) packed(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {
 	if b.h != nil && e.kern.bf16 != nil {
 		kb := e.kern.bf16
 		pl := &plan[uint16]{
