@@ -72,7 +72,7 @@ type attnPlan struct {
 	panel         int // elements of one packed panel: nr * hd
 	kp, vp        []float32
 	qv, kv, vv    []float32
-	fast          bool
+	fast          *vecSet
 }
 
 func (e *Engine) newAttnPlan(s compute.AttnShape, q, k, v *tensor.Tensor, packV bool) *attnPlan {

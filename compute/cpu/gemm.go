@@ -17,8 +17,9 @@ type kernels struct {
 	// tr8 transposes an 8 x 8*kb block of 32-bit elements (see
 	// gen_kernels.go); nil where there is no vector version.
 	tr8 func(dst *float32, ldd int, src *float32, lds int, kb int)
-	// vec selects the AVX-512 vector primitives of the fused ops.
-	vec bool
+	// vec holds the vector primitives of the fused ops and attention;
+	// nil selects the Go loops.
+	vec *vecSet
 }
 
 // f32Kernel computes an mr x nr tile of C from float32 panels.
@@ -82,7 +83,7 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		}
 		return
 	}
-	if m <= gemvRows && e.kern.vec && (b.f != nil || b.t) {
+	if v := e.kern.vec; m <= gemvRows && v != nil && v.dots != nil && v.dotsBF16 != nil && (b.f != nil || b.t) {
 		e.gemv(m, n, k, a, b, c, ldc, acc)
 		return
 	}
@@ -175,10 +176,10 @@ func (e *Engine) gemv(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 				if !acc {
 					clear(crow)
 				}
-				w := len(crow) &^ 15
+				w := len(crow) &^ (fast.w - 1)
 				accRows(fast, crow[:w], ar, b.f[j0:], b.ld)
 				if w < len(crow) {
-					accRows(false, crow[w:], ar, b.f[j0+w:], b.ld)
+					accRows(nil, crow[w:], ar, b.f[j0+w:], b.ld)
 				}
 				continue
 			}

@@ -1345,35 +1345,6 @@ rk_done:
 	VZEROUPPER
 	RET
 
-// func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)
-TEXT ·rank1AVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ ld+8(FP), R8
-	SHLQ $2, R8
-	MOVQ c+16(FP), SI
-	MOVQ x+24(FP), DX
-	MOVQ nk+32(FP), CX
-	MOVQ hd+40(FP), R9
-	TESTQ CX, CX
-	JZ r1_done
-r1_row:
-	VBROADCASTSS (SI), Z2
-	XORQ R10, R10
-r1_col:
-	VMOVUPS (DI)(R10*4), Z0
-	VFMADD231PS (DX)(R10*4), Z2, Z0
-	VMOVUPS Z0, (DI)(R10*4)
-	ADDQ $16, R10
-	CMPQ R10, R9
-	JLT r1_col
-	ADDQ $4, SI
-	ADDQ R8, DI
-	DECQ CX
-	JNZ r1_row
-r1_done:
-	VZEROUPPER
-	RET
-
 // func cvtBF16AVX512(dst *uint16, src *float32, n int), n a multiple of 16
 TEXT ·cvtBF16AVX512(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -1417,5 +1388,373 @@ il_loop:
 	SUBQ $16, CX
 	JMP il_loop
 il_done:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(a, b *float32, n int) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	CMPQ CX, $32
+	JLT dot2_one
+dot2_four:
+	VMOVUPS 0(SI), Y4
+	VFMADD231PS 0(DI), Y4, Y0
+	VMOVUPS 32(SI), Y5
+	VFMADD231PS 32(DI), Y5, Y1
+	VMOVUPS 64(SI), Y6
+	VFMADD231PS 64(DI), Y6, Y2
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE dot2_four
+dot2_one:
+	TESTQ CX, CX
+	JZ dot2_done
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP dot2_one
+dot2_done:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(y, x *float32, n int, alpha float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS alpha+24(FP), Y8
+axpy2_loop:
+	TESTQ CX, CX
+	JZ axpy2_done
+	VMOVUPS (DI), Y0
+	VFMADD231PS (SI), Y8, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP axpy2_loop
+axpy2_done:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32 (n >= 8)
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+max2_loop:
+	TESTQ CX, CX
+	JZ max2_done
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP max2_loop
+max2_done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+DATA expc5<>+0(SB)/4, $0x3c088889
+DATA expc5<>+4(SB)/4, $0x3c088889
+DATA expc5<>+8(SB)/4, $0x3c088889
+DATA expc5<>+12(SB)/4, $0x3c088889
+DATA expc5<>+16(SB)/4, $0x3c088889
+DATA expc5<>+20(SB)/4, $0x3c088889
+DATA expc5<>+24(SB)/4, $0x3c088889
+DATA expc5<>+28(SB)/4, $0x3c088889
+GLOBL expc5<>(SB), RODATA|NOPTR, $32
+DATA expc6<>+0(SB)/4, $0x3ab60b61
+DATA expc6<>+4(SB)/4, $0x3ab60b61
+DATA expc6<>+8(SB)/4, $0x3ab60b61
+DATA expc6<>+12(SB)/4, $0x3ab60b61
+DATA expc6<>+16(SB)/4, $0x3ab60b61
+DATA expc6<>+20(SB)/4, $0x3ab60b61
+DATA expc6<>+24(SB)/4, $0x3ab60b61
+DATA expc6<>+28(SB)/4, $0x3ab60b61
+GLOBL expc6<>(SB), RODATA|NOPTR, $32
+
+// func expAVX2(dst, x *float32, n int, scale, shift float32) float64
+TEXT ·expAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y15
+	VBROADCASTSS shift+28(FP), Y14
+	MOVL $0x3fb8aa3b, AX // log2(e)
+	MOVD AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x3f317200, AX // ln2 hi
+	MOVD AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x35bfbe8e, AX // ln2 lo
+	MOVD AX, X11
+	VPBROADCASTD X11, Y11
+	MOVL $0xc2ae0000, AX // -87: at or below, exp is taken as 0 (2^n stays normal)
+	MOVD AX, X10
+	VPBROADCASTD X10, Y10
+	MOVL $0x42b0999a, AX // 88.3: exp saturates at e^88.3 (2^n stays finite)
+	MOVD AX, X9
+	VPBROADCASTD X9, Y9
+	MOVL $0x3f800000, AX // 1
+	MOVD AX, X8
+	VPBROADCASTD X8, Y8
+	MOVL $0x3f000000, AX // 1/2
+	MOVD AX, X7
+	VPBROADCASTD X7, Y7
+	MOVL $0x3e2aaaab, AX // 1/6
+	MOVD AX, X6
+	VPBROADCASTD X6, Y6
+	MOVL $0x3d2aaaab, AX // 1/24
+	MOVD AX, X5
+	VPBROADCASTD X5, Y5
+	VXORPD Y3, Y3, Y3 // sum, 4 float64 lanes
+exp2_loop:
+	TESTQ CX, CX
+	JZ exp2_done
+	VMOVUPS (SI), Y0
+	VFMSUB213PS Y14, Y15, Y0 // z = scale*x - shift
+	VCMPPS $14, Y10, Y0, Y4 // z > lo
+	VMAXPS Y10, Y0, Y0
+	VMINPS Y9, Y0, Y0
+	VMULPS Y13, Y0, Y1
+	VROUNDPS $0, Y1, Y1 // n = round(z*log2e)
+	VFNMADD231PS Y12, Y1, Y0
+	VFNMADD231PS Y11, Y1, Y0
+	VMOVUPS expc6<>(SB), Y2
+	VFMADD213PS expc5<>(SB), Y0, Y2
+	VFMADD213PS Y5, Y0, Y2
+	VFMADD213PS Y6, Y0, Y2
+	VFMADD213PS Y7, Y0, Y2
+	VFMADD213PS Y8, Y0, Y2
+	VFMADD213PS Y8, Y0, Y2
+	VCVTPS2DQ Y1, Y1
+	VPSLLD $23, Y1, Y1
+	VPADDD Y1, Y2, Y2 // p * 2^n
+	VANDPS Y4, Y2, Y2
+	VMOVUPS Y2, (DI)
+	VCVTPS2PD X2, Y4
+	VADDPD Y4, Y3, Y3
+	VEXTRACTF128 $1, Y2, X4
+	VCVTPS2PD X4, Y4
+	VADDPD Y4, Y3, Y3
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP exp2_loop
+exp2_done:
+	VEXTRACTF128 $1, Y3, X4
+	VADDPD X4, X3, X3
+	VPERMILPD $1, X3, X4
+	VADDSD X4, X3, X3
+	MOVSD X3, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func accRowsAVX2(o, p, v *float32, ldv, nk, hd int)
+TEXT ·accRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ ldv+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ acc2_done
+	XORQ R10, R10 // d
+acc2w4_chunk:
+	MOVQ R9, AX
+	SUBQ R10, AX
+	CMPQ AX, $32
+	JLT acc2w4_end
+	VMOVUPS 0(DI)(R10*4), Y0
+	VXORPS Y4, Y4, Y4
+	VMOVUPS 32(DI)(R10*4), Y1
+	VXORPS Y5, Y5, Y5
+	VMOVUPS 64(DI)(R10*4), Y2
+	VXORPS Y6, Y6, Y6
+	VMOVUPS 96(DI)(R10*4), Y3
+	VXORPS Y7, Y7, Y7
+	MOVQ SI, R11
+	LEAQ (DX)(R10*4), R12
+	MOVQ CX, R13
+acc2w4_pair:
+	CMPQ R13, $2
+	JLT acc2w4_one
+	VBROADCASTSS (R11), Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS 0(R12), Y8, Y0
+	VFMADD231PS 32(R12), Y8, Y1
+	VFMADD231PS 64(R12), Y8, Y2
+	VFMADD231PS 96(R12), Y8, Y3
+	ADDQ R8, R12
+	VFMADD231PS 0(R12), Y9, Y4
+	VFMADD231PS 32(R12), Y9, Y5
+	VFMADD231PS 64(R12), Y9, Y6
+	VFMADD231PS 96(R12), Y9, Y7
+	ADDQ R8, R12
+	ADDQ $8, R11
+	SUBQ $2, R13
+	JMP acc2w4_pair
+acc2w4_one:
+	TESTQ R13, R13
+	JZ acc2w4_store
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS 0(R12), Y8, Y0
+	VFMADD231PS 32(R12), Y8, Y1
+	VFMADD231PS 64(R12), Y8, Y2
+	VFMADD231PS 96(R12), Y8, Y3
+acc2w4_store:
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(DI)(R10*4)
+	VADDPS Y5, Y1, Y1
+	VMOVUPS Y1, 32(DI)(R10*4)
+	VADDPS Y6, Y2, Y2
+	VMOVUPS Y2, 64(DI)(R10*4)
+	VADDPS Y7, Y3, Y3
+	VMOVUPS Y3, 96(DI)(R10*4)
+	ADDQ $32, R10
+	JMP acc2w4_chunk
+acc2w4_end:
+acc2w1_chunk:
+	MOVQ R9, AX
+	SUBQ R10, AX
+	CMPQ AX, $8
+	JLT acc2w1_end
+	VMOVUPS 0(DI)(R10*4), Y0
+	VXORPS Y4, Y4, Y4
+	MOVQ SI, R11
+	LEAQ (DX)(R10*4), R12
+	MOVQ CX, R13
+acc2w1_pair:
+	CMPQ R13, $2
+	JLT acc2w1_one
+	VBROADCASTSS (R11), Y8
+	VBROADCASTSS 4(R11), Y9
+	VFMADD231PS 0(R12), Y8, Y0
+	ADDQ R8, R12
+	VFMADD231PS 0(R12), Y9, Y4
+	ADDQ R8, R12
+	ADDQ $8, R11
+	SUBQ $2, R13
+	JMP acc2w1_pair
+acc2w1_one:
+	TESTQ R13, R13
+	JZ acc2w1_store
+	VBROADCASTSS (R11), Y8
+	VFMADD231PS 0(R12), Y8, Y0
+acc2w1_store:
+	VADDPS Y4, Y0, Y0
+	VMOVUPS Y0, 0(DI)(R10*4)
+	ADDQ $8, R10
+	JMP acc2w1_chunk
+acc2w1_end:
+acc2_done:
+	VZEROUPPER
+	RET
+
+// func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+TEXT ·rankKAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	SHLQ $2, R8
+	MOVQ c+16(FP), SI
+	MOVQ ldc+24(FP), R9
+	SHLQ $2, R9
+	MOVQ x+32(FP), DX
+	MOVQ ldx+40(FP), R10
+	SHLQ $2, R10
+	MOVQ nk+48(FP), CX
+	MOVQ kk+56(FP), R11
+	MOVQ hd+64(FP), R12
+	TESTQ CX, CX
+	JZ rk2_done
+	TESTQ R11, R11
+	JZ rk2_done
+rk2_row:
+	XORQ R13, R13 // d
+rk2w4_chunk:
+	MOVQ R12, AX
+	SUBQ R13, AX
+	CMPQ AX, $32
+	JLT rk2w4_end
+	VMOVUPS 0(DI)(R13*4), Y0
+	VMOVUPS 32(DI)(R13*4), Y1
+	VMOVUPS 64(DI)(R13*4), Y2
+	VMOVUPS 96(DI)(R13*4), Y3
+	MOVQ SI, AX
+	LEAQ (DX)(R13*4), BX
+	MOVQ R11, R15
+rk2w4_i:
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS 0(BX), Y8, Y0
+	VFMADD231PS 32(BX), Y8, Y1
+	VFMADD231PS 64(BX), Y8, Y2
+	VFMADD231PS 96(BX), Y8, Y3
+	ADDQ R9, AX
+	ADDQ R10, BX
+	DECQ R15
+	JNZ rk2w4_i
+	VMOVUPS Y0, 0(DI)(R13*4)
+	VMOVUPS Y1, 32(DI)(R13*4)
+	VMOVUPS Y2, 64(DI)(R13*4)
+	VMOVUPS Y3, 96(DI)(R13*4)
+	ADDQ $32, R13
+	JMP rk2w4_chunk
+rk2w4_end:
+rk2w1_chunk:
+	MOVQ R12, AX
+	SUBQ R13, AX
+	CMPQ AX, $8
+	JLT rk2w1_end
+	VMOVUPS 0(DI)(R13*4), Y0
+	MOVQ SI, AX
+	LEAQ (DX)(R13*4), BX
+	MOVQ R11, R15
+rk2w1_i:
+	VBROADCASTSS (AX), Y8
+	VFMADD231PS 0(BX), Y8, Y0
+	ADDQ R9, AX
+	ADDQ R10, BX
+	DECQ R15
+	JNZ rk2w1_i
+	VMOVUPS Y0, 0(DI)(R13*4)
+	ADDQ $8, R13
+	JMP rk2w1_chunk
+rk2w1_end:
+	ADDQ R8, DI
+	ADDQ $4, SI
+	DECQ CX
+	JNZ rk2_row
+rk2_done:
 	VZEROUPPER
 	RET

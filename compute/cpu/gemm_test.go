@@ -81,7 +81,8 @@ func engines(t testing.TB) []*Engine {
 // roundsA reports whether a product with a BF16 b rounds a to bf16: the
 // bf16 mode, except in the unpacked few-row path.
 func roundsA(e *Engine, m int, tb bool) bool {
-	return e.BF16Native() && !(m <= gemvRows && e.kern.vec && tb)
+	v := e.kern.vec
+	return e.BF16Native() && !(m <= gemvRows && v != nil && v.dots != nil && v.dotsBF16 != nil && tb)
 }
 
 var gemmSizes = [][3]int{ // m, n, k

@@ -37,6 +37,7 @@ func main() {
 	vecOps()
 	attnOps()
 	bf16Packing()
+	vecOpsAVX2()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -708,36 +709,6 @@ func attnOps() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
-	// rank1: dst[j*ld+d] += c[j] * x[d].
-	p("")
-	p("// func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)")
-	p("TEXT ·rank1AVX512(SB), NOSPLIT, $0-48")
-	p("\tMOVQ dst+0(FP), DI")
-	p("\tMOVQ ld+8(FP), R8")
-	p("\tSHLQ $2, R8")
-	p("\tMOVQ c+16(FP), SI")
-	p("\tMOVQ x+24(FP), DX")
-	p("\tMOVQ nk+32(FP), CX")
-	p("\tMOVQ hd+40(FP), R9")
-	p("\tTESTQ CX, CX")
-	p("\tJZ r1_done")
-	p("r1_row:")
-	p("\tVBROADCASTSS (SI), Z2")
-	p("\tXORQ R10, R10")
-	p("r1_col:")
-	p("\tVMOVUPS (DI)(R10*4), Z0")
-	p("\tVFMADD231PS (DX)(R10*4), Z2, Z0")
-	p("\tVMOVUPS Z0, (DI)(R10*4)")
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT r1_col")
-	p("\tADDQ $4, SI")
-	p("\tADDQ R8, DI")
-	p("\tDECQ CX")
-	p("\tJNZ r1_row")
-	p("r1_done:")
-	p("\tVZEROUPPER")
-	p("\tRET")
 }
 
 // bf16Packing writes the helpers of bf16 packing: a float32 -> bf16
@@ -799,4 +770,306 @@ func bf16Packing() {
 	p("il_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// vecOpsAVX2 writes the AVX2 (with FMA3) versions of the vector and row
+// primitives, for CPUs without AVX-512: n and hd are multiples of 8.
+func vecOpsAVX2() {
+	p("")
+	p("// func dotAVX2(a, b *float32, n int) float32")
+	p("TEXT ·dotAVX2(SB), NOSPLIT, $0-28")
+	p("\tMOVQ a+0(FP), SI")
+	p("\tMOVQ b+8(FP), DI")
+	p("\tMOVQ n+16(FP), CX")
+	for i := 0; i < 4; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	p("\tCMPQ CX, $32")
+	p("\tJLT dot2_one")
+	p("dot2_four:")
+	for i := 0; i < 4; i++ {
+		p("\tVMOVUPS %d(SI), Y%d", 32*i, 4+i)
+		p("\tVFMADD231PS %d(DI), Y%d, Y%d", 32*i, 4+i, i)
+	}
+	p("\tADDQ $128, SI")
+	p("\tADDQ $128, DI")
+	p("\tSUBQ $32, CX")
+	p("\tCMPQ CX, $32")
+	p("\tJGE dot2_four")
+	p("dot2_one:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ dot2_done")
+	p("\tVMOVUPS (SI), Y4")
+	p("\tVFMADD231PS (DI), Y4, Y0")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, DI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP dot2_one")
+	p("dot2_done:")
+	p("\tVADDPS Y1, Y0, Y0")
+	p("\tVADDPS Y3, Y2, Y2")
+	p("\tVADDPS Y2, Y0, Y0")
+	hsumY("Y0", "X0")
+	p("\tMOVSS X0, ret+24(FP)")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	p("")
+	p("// func axpyAVX2(y, x *float32, n int, alpha float32)")
+	p("TEXT ·axpyAVX2(SB), NOSPLIT, $0-28")
+	p("\tMOVQ y+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ n+16(FP), CX")
+	p("\tVBROADCASTSS alpha+24(FP), Y8")
+	p("axpy2_loop:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ axpy2_done")
+	p("\tVMOVUPS (DI), Y0")
+	p("\tVFMADD231PS (SI), Y8, Y0")
+	p("\tVMOVUPS Y0, (DI)")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, DI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP axpy2_loop")
+	p("axpy2_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	p("")
+	p("// func maxAVX2(x *float32, n int) float32 (n >= 8)")
+	p("TEXT ·maxAVX2(SB), NOSPLIT, $0-20")
+	p("\tMOVQ x+0(FP), SI")
+	p("\tMOVQ n+8(FP), CX")
+	p("\tVMOVUPS (SI), Y0")
+	p("\tADDQ $32, SI")
+	p("\tSUBQ $8, CX")
+	p("max2_loop:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ max2_done")
+	p("\tVMAXPS (SI), Y0, Y0")
+	p("\tADDQ $32, SI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP max2_loop")
+	p("max2_done:")
+	p("\tVEXTRACTF128 $1, Y0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0x4e, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0xb1, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tMOVSS X0, ret+16(FP)")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	// exp: 2^n applied by adding n to the exponent bits, so the argument is
+	// clamped to [-87, 88.3] where that stays normal and finite, and results
+	// for arguments at or below -87 (including -Inf and NaN) are masked to 0.
+	for _, c := range []struct {
+		name string
+		bits uint32
+	}{{"expc5", 0x3c088889}, {"expc6", 0x3ab60b61}} {
+		for i := 0; i < 8; i++ {
+			p("DATA %s<>+%d(SB)/4, $0x%08x", c.name, 4*i, c.bits)
+		}
+		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", c.name)
+	}
+	p("")
+	p("// func expAVX2(dst, x *float32, n int, scale, shift float32) float64")
+	p("TEXT ·expAVX2(SB), NOSPLIT, $0-40")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ n+16(FP), CX")
+	p("\tVBROADCASTSS scale+24(FP), Y15")
+	p("\tVBROADCASTSS shift+28(FP), Y14")
+	for _, c := range []struct {
+		reg  int
+		bits uint32
+		what string
+	}{
+		{13, 0x3fb8aa3b, "log2(e)"},
+		{12, 0x3f317200, "ln2 hi"},
+		{11, 0x35bfbe8e, "ln2 lo"},
+		{10, 0xc2ae0000, "-87: at or below, exp is taken as 0 (2^n stays normal)"},
+		{9, 0x42b0999a, "88.3: exp saturates at e^88.3 (2^n stays finite)"},
+		{8, 0x3f800000, "1"},
+		{7, 0x3f000000, "1/2"},
+		{6, 0x3e2aaaab, "1/6"},
+		{5, 0x3d2aaaab, "1/24"},
+	} {
+		p("\tMOVL $0x%08x, AX // %s", c.bits, c.what)
+		p("\tMOVD AX, X%d", c.reg)
+		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
+	}
+	p("\tVXORPD Y3, Y3, Y3 // sum, 4 float64 lanes")
+	p("exp2_loop:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ exp2_done")
+	p("\tVMOVUPS (SI), Y0")
+	p("\tVFMSUB213PS Y14, Y15, Y0 // z = scale*x - shift")
+	p("\tVCMPPS $14, Y10, Y0, Y4 // z > lo")
+	p("\tVMAXPS Y10, Y0, Y0")
+	p("\tVMINPS Y9, Y0, Y0")
+	p("\tVMULPS Y13, Y0, Y1")
+	p("\tVROUNDPS $0, Y1, Y1 // n = round(z*log2e)")
+	p("\tVFNMADD231PS Y12, Y1, Y0")
+	p("\tVFNMADD231PS Y11, Y1, Y0")
+	p("\tVMOVUPS expc6<>(SB), Y2")
+	p("\tVFMADD213PS expc5<>(SB), Y0, Y2")
+	for _, c := range []int{5, 6, 7, 8, 8} {
+		p("\tVFMADD213PS Y%d, Y0, Y2", c)
+	}
+	p("\tVCVTPS2DQ Y1, Y1")
+	p("\tVPSLLD $23, Y1, Y1")
+	p("\tVPADDD Y1, Y2, Y2 // p * 2^n")
+	p("\tVANDPS Y4, Y2, Y2")
+	p("\tVMOVUPS Y2, (DI)")
+	p("\tVCVTPS2PD X2, Y4")
+	p("\tVADDPD Y4, Y3, Y3")
+	p("\tVEXTRACTF128 $1, Y2, X4")
+	p("\tVCVTPS2PD X4, Y4")
+	p("\tVADDPD Y4, Y3, Y3")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, DI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP exp2_loop")
+	p("exp2_done:")
+	p("\tVEXTRACTF128 $1, Y3, X4")
+	p("\tVADDPD X4, X3, X3")
+	p("\tVPERMILPD $1, X3, X4")
+	p("\tVADDSD X4, X3, X3")
+	p("\tMOVSD X3, ret+32(FP)")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	// accRows and rankK as in attnOps, 32 (then 8) columns at a time.
+	p("")
+	p("// func accRowsAVX2(o, p, v *float32, ldv, nk, hd int)")
+	p("TEXT ·accRowsAVX2(SB), NOSPLIT, $0-48")
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ p+8(FP), SI")
+	p("\tMOVQ v+16(FP), DX")
+	p("\tMOVQ ldv+24(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tTESTQ CX, CX")
+	p("\tJZ acc2_done")
+	p("\tXORQ R10, R10 // d")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("acc2w%d", w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R9, AX")
+		p("\tSUBQ R10, AX")
+		p("\tCMPQ AX, $%d", 8*w)
+		p("\tJLT %s_end", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(DI)(R10*4), Y%d", 32*c, c)
+			p("\tVXORPS Y%d, Y%d, Y%d", 4+c, 4+c, 4+c)
+		}
+		p("\tMOVQ SI, R11")
+		p("\tLEAQ (DX)(R10*4), R12")
+		p("\tMOVQ CX, R13")
+		p("%s_pair:", lbl)
+		p("\tCMPQ R13, $2")
+		p("\tJLT %s_one", lbl)
+		p("\tVBROADCASTSS (R11), Y8")
+		p("\tVBROADCASTSS 4(R11), Y9")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Y8, Y%d", 32*c, c)
+		}
+		p("\tADDQ R8, R12")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Y9, Y%d", 32*c, 4+c)
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $8, R11")
+		p("\tSUBQ $2, R13")
+		p("\tJMP %s_pair", lbl)
+		p("%s_one:", lbl)
+		p("\tTESTQ R13, R13")
+		p("\tJZ %s_store", lbl)
+		p("\tVBROADCASTSS (R11), Y8")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(R12), Y8, Y%d", 32*c, c)
+		}
+		p("%s_store:", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVADDPS Y%d, Y%d, Y%d", 4+c, c, c)
+			p("\tVMOVUPS Y%d, %d(DI)(R10*4)", c, 32*c)
+		}
+		p("\tADDQ $%d, R10", 8*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("acc2_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+
+	p("")
+	p("// func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)")
+	p("TEXT ·rankKAVX2(SB), NOSPLIT, $0-72")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ldd+8(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ c+16(FP), SI")
+	p("\tMOVQ ldc+24(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tMOVQ x+32(FP), DX")
+	p("\tMOVQ ldx+40(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ nk+48(FP), CX")
+	p("\tMOVQ kk+56(FP), R11")
+	p("\tMOVQ hd+64(FP), R12")
+	p("\tTESTQ CX, CX")
+	p("\tJZ rk2_done")
+	p("\tTESTQ R11, R11")
+	p("\tJZ rk2_done")
+	p("rk2_row:")
+	p("\tXORQ R13, R13 // d")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("rk2w%d", w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R12, AX")
+		p("\tSUBQ R13, AX")
+		p("\tCMPQ AX, $%d", 8*w)
+		p("\tJLT %s_end", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(DI)(R13*4), Y%d", 32*c, c)
+		}
+		p("\tMOVQ SI, AX")
+		p("\tLEAQ (DX)(R13*4), BX")
+		p("\tMOVQ R11, R15")
+		p("%s_i:", lbl)
+		p("\tVBROADCASTSS (AX), Y8")
+		for c := 0; c < w; c++ {
+			p("\tVFMADD231PS %d(BX), Y8, Y%d", 32*c, c)
+		}
+		p("\tADDQ R9, AX")
+		p("\tADDQ R10, BX")
+		p("\tDECQ R15")
+		p("\tJNZ %s_i", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS Y%d, %d(DI)(R13*4)", c, 32*c)
+		}
+		p("\tADDQ $%d, R13", 8*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("\tADDQ R8, DI")
+	p("\tADDQ $4, SI")
+	p("\tDECQ CX")
+	p("\tJNZ rk2_row")
+	p("rk2_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// hsumY reduces the 8 lanes of y into lane 0 of x (clobbers X14).
+func hsumY(y, x string) {
+	p("\tVEXTRACTF128 $1, %s, X14", y)
+	p("\tVADDPS X14, %s, %s", x, x)
+	p("\tVPERMILPS $0x4e, %s, X14", x)
+	p("\tVADDPS X14, %s, %s", x, x)
+	p("\tVPERMILPS $0xb1, %s, X14", x)
+	p("\tVADDPS X14, %s, %s", x, x)
 }

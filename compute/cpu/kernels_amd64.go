@@ -25,14 +25,14 @@ func kernF32AVX2(kc int, a, b, c *float32, ldc int, acc int)
 func availableKernels() []kernels {
 	var ks []kernels
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
-		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: true}
+		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: vec512}
 		if cpu.X86.HasAVX512BF16 {
 			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16}
 		}
 		ks = append(ks, k)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, kernels{name: "avx2", f32: f32Kernel{mr: 6, nr: 16, fn: kernF32AVX2}, tr8: tr8x8})
+		ks = append(ks, kernels{name: "avx2", f32: f32Kernel{mr: 6, nr: 16, fn: kernF32AVX2}, tr8: tr8x8, vec: vec256})
 	}
 	return append(ks, genericKernels())
 }
@@ -51,8 +51,6 @@ func maxAVX512(x *float32, n int) float32
 //go:noescape
 func expAVX512(dst, x *float32, n int, scale, shift float32) float64
 
-// hasVec512 reports whether the AVX-512 vector primitives can run.
-var hasVec512 = cpu.X86.HasAVX512F
 
 // Row primitives of the tiled attention (AVX-512; hd a multiple of 16).
 
@@ -62,8 +60,6 @@ func dotsAVX512(out, q, k *float32, ldk, nk, hd int)
 //go:noescape
 func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
 
-//go:noescape
-func rank1AVX512(dst *float32, ld int, c, x *float32, nk, hd int)
 
 //go:noescape
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
@@ -78,3 +74,30 @@ func interleave16(dst, r0, r1 *uint16, n int)
 
 //go:noescape
 func rankKAVX512(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+
+// AVX2 versions of the vector and row primitives (n, hd multiples of 8).
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(y, x *float32, n int, alpha float32)
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+//go:noescape
+func expAVX2(dst, x *float32, n int, scale, shift float32) float64
+
+//go:noescape
+func accRowsAVX2(o, p, v *float32, ldv, nk, hd int)
+
+//go:noescape
+func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+
+var (
+	vec512 = &vecSet{w: 16, dot: dotAVX512, axpy: axpyAVX512, max: maxAVX512, exp: expAVX512,
+		accRows: accRowsAVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512}
+	vec256 = &vecSet{w: 8, dot: dotAVX2, axpy: axpyAVX2, max: maxAVX2, exp: expAVX2,
+		accRows: accRowsAVX2, rankK: rankKAVX2}
+)

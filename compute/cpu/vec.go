@@ -6,19 +6,42 @@ import (
 	"hone/tensor"
 )
 
-// The vector primitives of the fused ops and the attention. With fast set
-// (AVX-512) the bulk runs in assembly and the tail (len % 16) in Go;
-// otherwise all of it runs in Go.
+// vecSet is a set of vector primitives for the fused ops and the attention,
+// in assembly for one instruction set. The assembly handles multiples of w
+// elements (the bulk of a slice, or a head dimension that is one); the Go
+// wrappers below do the rest, and all of it when the set is nil. dots and
+// dotsBF16 may be nil (then the few-row product path is not used).
+type vecSet struct {
+	w        int
+	dot      func(a, b *float32, n int) float32
+	axpy     func(y, x *float32, n int, alpha float32)
+	max      func(x *float32, n int) float32
+	exp      func(dst, x *float32, n int, scale, shift float32) float64
+	accRows  func(o, p, v *float32, ldv, nk, hd int)
+	rankK    func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+	dots     func(out, q, k *float32, ldk, nk, hd int)
+	dotsBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
+}
+
+// bulk returns how many leading elements of n the assembly of v handles.
+func (v *vecSet) bulk(n int) int {
+	if v == nil || n < v.w {
+		return 0
+	}
+	return n &^ (v.w - 1)
+}
+
+// whole reports whether the assembly of v handles rows of hd elements.
+func (v *vecSet) whole(hd int) bool { return v != nil && hd%v.w == 0 }
 
 // dot returns a·b.
-func dot(fast bool, a, b []float32) float32 {
+func dot(v *vecSet, a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s float32
-	i := 0
-	if fast && n >= 16 {
-		i = n &^ 15
-		s = dotAVX512(&a[0], &b[0], i)
+	i := v.bulk(n)
+	if i > 0 {
+		s = v.dot(&a[0], &b[0], i)
 	}
 	for ; i < n; i++ {
 		s += a[i] * b[i]
@@ -27,13 +50,12 @@ func dot(fast bool, a, b []float32) float32 {
 }
 
 // axpy sets y += alpha*x.
-func axpy(fast bool, y, x []float32, alpha float32) {
+func axpy(v *vecSet, y, x []float32, alpha float32) {
 	n := len(y)
 	x = x[:n]
-	i := 0
-	if fast && n >= 16 {
-		i = n &^ 15
-		axpyAVX512(&y[0], &x[0], i, alpha)
+	i := v.bulk(n)
+	if i > 0 {
+		v.axpy(&y[0], &x[0], i, alpha)
 	}
 	for ; i < n; i++ {
 		y[i] += alpha * x[i]
@@ -41,31 +63,30 @@ func axpy(fast bool, y, x []float32, alpha float32) {
 }
 
 // vmax returns the largest element of x (len(x) > 0).
-func vmax(fast bool, x []float32) float32 {
+func vmax(v *vecSet, x []float32) float32 {
 	m := x[0]
-	i := 0
-	if fast && len(x) >= 16 {
-		i = len(x) &^ 15
-		m = maxAVX512(&x[0], i)
+	i := v.bulk(len(x))
+	if i > 0 {
+		m = v.max(&x[0], i)
 	}
-	for _, v := range x[i:] {
-		m = max(m, v)
+	for _, e := range x[i:] {
+		m = max(m, e)
 	}
 	return m
 }
 
 // vexp sets dst[i] = exp(scale*x[i] - shift) and returns the sum of dst,
-// accumulated in float64. dst may be x. The assembly clamps its argument
-// to [-104, 88.7] (so -Inf gives 0, a NaN argument gives 0 too) and is
+// accumulated in float64. dst may be x. The assembly clamps the argument
+// (AVX-512: to [-104, 88.7], so -Inf gives 0; AVX2: to [-87, 88.3], with
+// exp(-87) and below taken as 0), gives 0 for a NaN argument, and is
 // accurate to about 2 ulp.
-func vexp(fast bool, dst, x []float32, scale, shift float32) float64 {
+func vexp(v *vecSet, dst, x []float32, scale, shift float32) float64 {
 	n := len(x)
 	dst = dst[:n]
 	var s float64
-	i := 0
-	if fast && n >= 16 {
-		i = n &^ 15
-		s = expAVX512(&dst[0], &x[0], i, scale, shift)
+	i := v.bulk(n)
+	if i > 0 {
+		s = v.exp(&dst[0], &x[0], i, scale, shift)
 	}
 	for ; i < n; i++ {
 		e := float32(math.Exp(float64(scale*x[i] - shift)))
@@ -76,7 +97,7 @@ func vexp(fast bool, dst, x []float32, scale, shift float32) float64 {
 }
 
 // dots sets out[j] = q·k[j*ldk : j*ldk+len(q)] for j < len(out).
-func dots(fast bool, out, q, k []float32, ldk int) {
+func dots(v *vecSet, out, q, k []float32, ldk int) {
 	hd := len(q)
 	if len(out) == 0 {
 		return
@@ -86,50 +107,18 @@ func dots(fast bool, out, q, k []float32, ldk int) {
 		return
 	}
 	_ = k[(len(out)-1)*ldk+hd-1]
-	if fast && hd%16 == 0 {
-		dotsAVX512(&out[0], &q[0], &k[0], ldk, len(out), hd)
+	if v.whole(hd) && v.dots != nil {
+		v.dots(&out[0], &q[0], &k[0], ldk, len(out), hd)
 		return
 	}
 	for j := range out {
-		out[j] = dot(false, q, k[j*ldk:j*ldk+hd])
-	}
-}
-
-// accRows sets o += sum_j p[j] * v[j*ldv : j*ldv+len(o)].
-func accRows(fast bool, o, p, v []float32, ldv int) {
-	hd := len(o)
-	if len(p) == 0 || hd == 0 {
-		return
-	}
-	_ = v[(len(p)-1)*ldv+hd-1]
-	if fast && hd%16 == 0 {
-		accRowsAVX512(&o[0], &p[0], &v[0], ldv, len(p), hd)
-		return
-	}
-	for j, pj := range p {
-		axpy(false, o, v[j*ldv:j*ldv+hd], pj)
-	}
-}
-
-// rank1 sets dst[j*ld : j*ld+len(x)] += c[j] * x for j < len(c).
-func rank1(fast bool, dst []float32, ld int, c, x []float32) {
-	hd := len(x)
-	if len(c) == 0 || hd == 0 {
-		return
-	}
-	_ = dst[(len(c)-1)*ld+hd-1]
-	if fast && hd%16 == 0 {
-		rank1AVX512(&dst[0], ld, &c[0], &x[0], len(c), hd)
-		return
-	}
-	for j, cj := range c {
-		axpy(false, dst[j*ld:j*ld+hd], x, cj)
+		out[j] = dot(nil, q, k[j*ldk:j*ldk+hd])
 	}
 }
 
 // dotsBF16 sets out[j] = q·k[j*ldk : j*ldk+len(q)] for a bf16 k, widened
 // exactly.
-func dotsBF16(fast bool, out, q []float32, k []uint16, ldk int) {
+func dotsBF16(v *vecSet, out, q []float32, k []uint16, ldk int) {
 	hd := len(q)
 	if len(out) == 0 {
 		return
@@ -139,8 +128,8 @@ func dotsBF16(fast bool, out, q []float32, k []uint16, ldk int) {
 		return
 	}
 	_ = k[(len(out)-1)*ldk+hd-1]
-	if fast && hd%16 == 0 {
-		dotsBF16AVX512(&out[0], &q[0], &k[0], ldk, len(out), hd)
+	if v.whole(hd) && v.dotsBF16 != nil {
+		v.dotsBF16(&out[0], &q[0], &k[0], ldk, len(out), hd)
 		return
 	}
 	for j := range out {
@@ -152,23 +141,39 @@ func dotsBF16(fast bool, out, q []float32, k []uint16, ldk int) {
 	}
 }
 
+// accRows sets o += sum_j p[j] * v[j*ldv : j*ldv+len(o)].
+func accRows(v *vecSet, o, p, rows []float32, ldv int) {
+	hd := len(o)
+	if len(p) == 0 || hd == 0 {
+		return
+	}
+	_ = rows[(len(p)-1)*ldv+hd-1]
+	if v.whole(hd) {
+		v.accRows(&o[0], &p[0], &rows[0], ldv, len(p), hd)
+		return
+	}
+	for j, pj := range p {
+		axpy(nil, o, rows[j*ldv:j*ldv+hd], pj)
+	}
+}
+
 // rankK sets dst[j*ldd : j*ldd+hd] += sum_{i<kk} c[i*ldc+j] * x[i*ldx : i*ldx+hd]
 // for j < nk: a tile of key rows updated from a block of kk query rows.
-func rankK(fast bool, dst []float32, ldd int, c []float32, ldc int, x []float32, ldx, nk, kk, hd int) {
+func rankK(v *vecSet, dst []float32, ldd int, c []float32, ldc int, x []float32, ldx, nk, kk, hd int) {
 	if nk == 0 || kk == 0 || hd == 0 {
 		return
 	}
 	_ = dst[(nk-1)*ldd+hd-1]
 	_ = c[(kk-1)*ldc+nk-1]
 	_ = x[(kk-1)*ldx+hd-1]
-	if fast && hd%16 == 0 {
-		rankKAVX512(&dst[0], ldd, &c[0], ldc, &x[0], ldx, nk, kk, hd)
+	if v.whole(hd) {
+		v.rankK(&dst[0], ldd, &c[0], ldc, &x[0], ldx, nk, kk, hd)
 		return
 	}
 	for j := 0; j < nk; j++ {
 		d := dst[j*ldd : j*ldd+hd]
 		for i := 0; i < kk; i++ {
-			axpy(false, d, x[i*ldx:i*ldx+hd], c[i*ldc+j])
+			axpy(nil, d, x[i*ldx:i*ldx+hd], c[i*ldc+j])
 		}
 	}
 }
