@@ -51,7 +51,6 @@ func maxAVX512(x *float32, n int) float32
 //go:noescape
 func expAVX512(dst, x *float32, n int, scale, shift float32) float64
 
-
 // Row primitives of the tiled attention (AVX-512; hd a multiple of 16).
 
 //go:noescape
@@ -59,7 +58,6 @@ func dotsAVX512(out, q, k *float32, ldk, nk, hd int)
 
 //go:noescape
 func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
-
 
 //go:noescape
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
