@@ -236,6 +236,27 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		chunks = min(a.kTiles, (4*threads+pairs-1)/pairs)
 	}
 	tasks := pairs * chunks
+	// Split the key panels so that each chunk holds about the same work:
+	// key j is met by the queries at positions >= j, so early keys cost
+	// more under the causal mask.
+	bounds := make([]int, chunks+1)
+	{
+		work := make([]float64, a.kTiles+1) // work[t]: panels before t
+		for t := 0; t < a.kTiles; t++ {
+			w := 0.0
+			for j := t * nr; j < min(s.Tk, (t+1)*nr); j++ {
+				w += float64(max(0, s.Tq-max(0, j-s.QOffset)))
+			}
+			work[t+1] = work[t] + w
+		}
+		for c, t := 1, 0; c < chunks; c++ {
+			for t < a.kTiles && work[t] < work[a.kTiles]*float64(c)/float64(chunks) {
+				t++
+			}
+			bounds[c] = max(t, bounds[c-1])
+		}
+		bounds[chunks] = a.kTiles
+	}
 	// D[i] = dout_i · out_i per query row and head, shared by all tasks.
 	dd := make([]float32, s.Batch*s.Tq*s.Heads)
 	for r := range dd {
@@ -249,7 +270,10 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 	work := func(t int) {
 		pr, c := t/chunks, t%chunks
 		b, g := pr/s.KVHeads, pr%s.KVHeads
-		ta, tb := c*a.kTiles/chunks, (c+1)*a.kTiles/chunks // key panels
+		ta, tb := bounds[c], bounds[c+1] // key panels
+		if ta == tb {
+			return
+		}
 		ja := ta * nr
 		scratch := make([]float32, 2*mr*hd+2*mr*nr)
 		qa, ga := scratch[:mr*hd], scratch[mr*hd:2*mr*hd]
@@ -325,16 +349,26 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 	} else {
 		e.pool.run(tasks, work)
 	}
-	for t, part := range dqParts {
-		if part == nil {
-			continue
-		}
-		b, g := t/chunks/s.KVHeads, t/chunks%s.KVHeads
-		for i := 0; i < s.Tq; i++ {
-			for hh := 0; hh < a.group; hh++ {
-				r := (b*s.Tq+i)*s.Heads + g*a.group + hh
-				axpy(a.fast, dqv[r*hd:(r+1)*hd], part[(i*a.group+hh)*hd:][:hd], 1)
+	if dqParts == nil {
+		return
+	}
+	// Reduce the private dq shares in chunk order, query rows across the
+	// cores.
+	e.rows(s.Batch*s.Tq, s.Heads*hd*chunks, func(r0, r1 int) {
+		for row := r0; row < r1; row++ {
+			b, i := row/s.Tq, row%s.Tq
+			for g := 0; g < s.KVHeads; g++ {
+				for c := 0; c < chunks; c++ {
+					part := dqParts[(b*s.KVHeads+g)*chunks+c]
+					if part == nil {
+						continue
+					}
+					for hh := 0; hh < a.group; hh++ {
+						r := (b*s.Tq+i)*s.Heads + g*a.group + hh
+						axpy(a.fast, dqv[r*hd:(r+1)*hd], part[(i*a.group+hh)*hd:][:hd], 1)
+					}
+				}
 			}
 		}
-	}
+	})
 }

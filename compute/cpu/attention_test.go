@@ -20,6 +20,8 @@ func TestAttention(t *testing.T) {
 		{Batch: 3, Tq: 65, Tk: 65, Heads: 6, KVHeads: 6, HeadDim: 16},
 		{Batch: 2, Tq: 5, Tk: 133, QOffset: 128, Heads: 4, KVHeads: 2, HeadDim: 32},
 		{Batch: 2, Tq: 130, Tk: 130, Heads: 2, KVHeads: 1, HeadDim: 48, Seg: []int32{}},
+		{Batch: 1, Tq: 20, Tk: 300, QOffset: 280, Heads: 2, KVHeads: 1, HeadDim: 32},
+		{Batch: 1, Tq: 100, Tk: 100, Heads: 4, KVHeads: 1, HeadDim: 20},
 	}
 	for _, e := range fastEngines(t) {
 		for _, s := range cases {

@@ -45,10 +45,18 @@ func BenchmarkOps(b *testing.B) {
 	for i := range pos {
 		pos[i] = int32(i)
 	}
-	for _, eng := range []compute.Engine{ref.Engine{}, e1, e} {
+	engines := []compute.Engine{ref.Engine{}, e1, e}
+	for _, k := range availableKernels()[1:] {
+		if k.name == "avx2" {
+			e2 := newWithKernels(0, k)
+			defer e2.Close()
+			engines = append(engines, e2)
+		}
+	}
+	for _, eng := range engines {
 		name := "ref"
 		if c, ok := eng.(*Engine); ok {
-			name = fmt.Sprintf("cpu%d", c.Threads())
+			name = fmt.Sprintf("%s-%d", c.Name(), c.Threads())
 		}
 		bench := func(op string, f func()) {
 			b.Run(op+"/"+name, func(b *testing.B) {
