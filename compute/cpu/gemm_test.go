@@ -210,3 +210,43 @@ func TestMatMulBadShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse runs products and attention from several goroutines on
+// one engine and checks each against the same call made alone.
+func TestConcurrentUse(t *testing.T) {
+	e := New(2)
+	defer e.Close()
+	r := newRand(7)
+	type job struct{ a, b, want *tensor.Tensor }
+	var jobs []job
+	for i := 0; i < 6; i++ {
+		a, b := randT(r, 70+i, 300), randT(r, 90+i, 300)
+		if i%2 == 1 {
+			b = b.To(tensor.BF16)
+		}
+		want := tensor.New(tensor.F32, 70+i, 90+i)
+		e.MatMul(want, a, b, false, true, false)
+		jobs = append(jobs, job{a, b, want})
+	}
+	errs := make(chan string, len(jobs))
+	for _, j := range jobs {
+		go func() {
+			for rep := 0; rep < 20; rep++ {
+				got := tensor.New(tensor.F32, j.want.Shape...)
+				e.MatMul(got, j.a, j.b, false, true, false)
+				for i, w := range j.want.F32() {
+					if got.F32()[i] != w {
+						errs <- fmt.Sprintf("concurrent MatMul(%v, %v)[%d] = %g, want %g (alone)", j.a, j.b, i, got.F32()[i], w)
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range jobs {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
