@@ -28,13 +28,15 @@
 //
 // RMSNorm, SwiGLU, RoPE, cross-entropy and the elementwise ops are single
 // passes over rows spread across the worker pool, with the inner loops in
-// AVX-512 where it pays (dot products, axpy, max, and a vectorised exp
-// accurate to about 2 ulp that sums in float64). Cross-entropy writes the
+// AVX-512 or AVX2 assembly where it pays (dot products, axpy, max, and a
+// vectorised exp accurate to about 2 ulp that sums in float64). Cross-entropy writes the
 // exponentials straight into dlogits, so a large vocabulary is read twice
-// and written once. Attention is tiled like FlashAttention: a query row
-// meets the keys a tile of 64 at a time with an online softmax, so no
-// score matrix is materialised; the backward recomputes each tile of
-// probabilities from the saved log-sum-exp. Reductions across tasks (the
+// and written once. Attention is tiled like FlashAttention: a block of MR
+// queries meets the keys NR at a time, each MR x NR tile of scores
+// computed by the GEMM micro-kernel from packed queries and keys, with an
+// online softmax, so no score matrix is materialised; the backward
+// recomputes each tile of probabilities from the saved log-sum-exp and
+// updates dk and dv a tile at a time. Reductions across tasks (the
 // RMSNorm weight gradient, the loss, split dq) are summed in a fixed
 // order, so results do not depend on scheduling.
 //
