@@ -29,16 +29,18 @@
 // RMSNorm, SwiGLU, RoPE, cross-entropy and the elementwise ops are single
 // passes over rows spread across the worker pool, with the inner loops in
 // AVX-512 or AVX2 assembly where it pays (dot products, axpy, max, and a
-// vectorised exp accurate to about 2 ulp that sums in float64). Cross-entropy writes the
-// exponentials straight into dlogits, so a large vocabulary is read twice
-// and written once. Attention is tiled like FlashAttention: a block of MR
-// queries meets the keys NR at a time, each MR x NR tile of scores
-// computed by the GEMM micro-kernel from packed queries and keys, with an
-// online softmax, so no score matrix is materialised; the backward
-// recomputes each tile of probabilities from the saved log-sum-exp and
-// updates dk and dv a tile at a time. Reductions across tasks (the
-// RMSNorm weight gradient, the loss, split dq) are summed in a fixed
-// order, so results do not depend on scheduling.
+// vectorised exp accurate to about 2 ulp that sums in float64).
+// Cross-entropy writes the exponentials straight into dlogits, so it needs
+// no scratch the size of the logits. Attention is tiled like
+// FlashAttention: a block of MR queries meets the keys NR at a time, each
+// MR x NR tile of scores computed by the GEMM micro-kernel from packed
+// queries and keys, with an online softmax, so no score matrix is
+// materialised; the backward recomputes each tile of probabilities from
+// the saved log-sum-exp and updates dk and dv a tile at a time.
+// Reductions across tasks (the RMSNorm weight gradient, the loss, the
+// shares of dq when keys are split) are summed in a fixed order, so results
+// do not depend on scheduling (the dq split does depend on the thread
+// count).
 //
 // # Generated assembly
 //
