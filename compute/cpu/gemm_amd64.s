@@ -1758,3 +1758,102 @@ rk2w1_end:
 rk2_done:
 	VZEROUPPER
 	RET
+
+// func dotsAVX2(out, q *float32, k *float32, ldk, nk, hd int)
+TEXT ·dotsAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ ldk+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ dots2_done
+dots2_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ R10, R10
+dots2_col:
+	MOVQ R9, AX
+	SUBQ R10, AX
+	CMPQ AX, $16
+	JLT dots2_col8
+	VMOVUPS 0(DX)(R10*4), Y2
+	VFMADD231PS 0(SI)(R10*4), Y2, Y0
+	VMOVUPS 32(DX)(R10*4), Y2
+	VFMADD231PS 32(SI)(R10*4), Y2, Y1
+	ADDQ $16, R10
+	JMP dots2_col
+dots2_col8:
+	CMPQ R10, R9
+	JGE dots2_sum
+	VMOVUPS (DX)(R10*4), Y2
+	VFMADD231PS (SI)(R10*4), Y2, Y0
+dots2_sum:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ dots2_row
+dots2_done:
+	VZEROUPPER
+	RET
+
+// func dotsBF16AVX2(out, q *float32, k *uint16, ldk, nk, hd int)
+TEXT ·dotsBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ ldk+24(FP), R8
+	SHLQ $1, R8
+	MOVQ nk+32(FP), CX
+	MOVQ hd+40(FP), R9
+	TESTQ CX, CX
+	JZ dotsh2_done
+dotsh2_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ R10, R10
+dotsh2_col:
+	MOVQ R9, AX
+	SUBQ R10, AX
+	CMPQ AX, $16
+	JLT dotsh2_col8
+	VPMOVZXWD 0(DX)(R10*2), Y2
+	VPSLLD $16, Y2, Y2
+	VFMADD231PS 0(SI)(R10*4), Y2, Y0
+	VPMOVZXWD 16(DX)(R10*2), Y2
+	VPSLLD $16, Y2, Y2
+	VFMADD231PS 32(SI)(R10*4), Y2, Y1
+	ADDQ $16, R10
+	JMP dotsh2_col
+dotsh2_col8:
+	CMPQ R10, R9
+	JGE dotsh2_sum
+	VPMOVZXWD (DX)(R10*2), Y2
+	VPSLLD $16, Y2, Y2
+	VFMADD231PS (SI)(R10*4), Y2, Y0
+dotsh2_sum:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0x4e, X0, X14
+	VADDPS X14, X0, X0
+	VPERMILPS $0xb1, X0, X14
+	VADDPS X14, X0, X0
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ dotsh2_row
+dotsh2_done:
+	VZEROUPPER
+	RET

@@ -38,6 +38,7 @@ func main() {
 	attnOps()
 	bf16Packing()
 	vecOpsAVX2()
+	dotsAVX2()
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -1062,6 +1063,71 @@ func vecOpsAVX2() {
 	p("rk2_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// dotsAVX2 writes the AVX2 row dot products of the few-row product path:
+// q against nk rows of k (float32, or bf16 widened), hd a multiple of 8.
+func dotsAVX2() {
+	for _, bf := range []bool{false, true} {
+		name, lbl, kt, shift := "dotsAVX2", "dots2", "*float32", 2
+		if bf {
+			name, lbl, kt, shift = "dotsBF16AVX2", "dotsh2", "*uint16", 1
+		}
+		p("")
+		p("// func %s(out, q *float32, k %s, ldk, nk, hd int)", name, kt)
+		p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+		p("\tMOVQ out+0(FP), DI")
+		p("\tMOVQ q+8(FP), SI")
+		p("\tMOVQ k+16(FP), DX")
+		p("\tMOVQ ldk+24(FP), R8")
+		p("\tSHLQ $%d, R8", shift)
+		p("\tMOVQ nk+32(FP), CX")
+		p("\tMOVQ hd+40(FP), R9")
+		p("\tTESTQ CX, CX")
+		p("\tJZ %s_done", lbl)
+		p("%s_row:", lbl)
+		p("\tVXORPS Y0, Y0, Y0")
+		p("\tVXORPS Y1, Y1, Y1")
+		p("\tXORQ R10, R10")
+		p("%s_col:", lbl)
+		// two accumulators when 16 more columns remain
+		p("\tMOVQ R9, AX")
+		p("\tSUBQ R10, AX")
+		p("\tCMPQ AX, $16")
+		p("\tJLT %s_col8", lbl)
+		for u := 0; u < 2; u++ {
+			if bf {
+				p("\tVPMOVZXWD %d(DX)(R10*2), Y2", 16*u)
+				p("\tVPSLLD $16, Y2, Y2")
+			} else {
+				p("\tVMOVUPS %d(DX)(R10*4), Y2", 32*u)
+			}
+			p("\tVFMADD231PS %d(SI)(R10*4), Y2, Y%d", 32*u, u)
+		}
+		p("\tADDQ $16, R10")
+		p("\tJMP %s_col", lbl)
+		p("%s_col8:", lbl)
+		p("\tCMPQ R10, R9")
+		p("\tJGE %s_sum", lbl)
+		if bf {
+			p("\tVPMOVZXWD (DX)(R10*2), Y2")
+			p("\tVPSLLD $16, Y2, Y2")
+		} else {
+			p("\tVMOVUPS (DX)(R10*4), Y2")
+		}
+		p("\tVFMADD231PS (SI)(R10*4), Y2, Y0")
+		p("%s_sum:", lbl)
+		p("\tVADDPS Y1, Y0, Y0")
+		hsumY("Y0", "X0")
+		p("\tMOVSS X0, (DI)")
+		p("\tADDQ $4, DI")
+		p("\tADDQ R8, DX")
+		p("\tDECQ CX")
+		p("\tJNZ %s_row", lbl)
+		p("%s_done:", lbl)
+		p("\tVZEROUPPER")
+		p("\tRET")
+	}
 }
 
 // hsumY reduces the 8 lanes of y into lane 0 of x (clobbers X14).
