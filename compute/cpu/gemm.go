@@ -112,7 +112,7 @@ func (e *Engine) packed(m, n, k int, a, b operand, c []float32, ldc int, acc boo
 			m: m, n: n, k: k, mr: kb.mr, nr: kb.nr, step: 2, kc: kcBF16,
 			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb, i0, p0, p1, e.kern.tr8) },
 			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb, j0, p0, p1, e.kern.tr8) },
-			kern:  kb.fn,
+			kern:  kb.fn, aStrided: a.t,
 		}
 		pl.run(e, c, ldc, acc)
 		return
@@ -122,7 +122,7 @@ func (e *Engine) packed(m, n, k int, a, b operand, c []float32, ldc int, acc boo
 		m: m, n: n, k: k, mr: kf.mr, nr: kf.nr, step: 1, kc: kcF32,
 		packA: func(dst []float32, i0, p0, p1 int) { packAF32(dst, a, m, kf.mr, i0, p0, p1, e.kern.tr8) },
 		packB: func(dst []float32, j0, p0, p1 int) { packBF32(dst, b, n, kf.nr, j0, p0, p1, e.kern.tr8) },
-		kern:  kf.fn,
+		kern:  kf.fn, aStrided: a.t,
 	}
 	pl.run(e, c, ldc, acc)
 }
@@ -217,6 +217,10 @@ type plan[E float32 | uint16] struct {
 	// for k in [p0, p1), zero-padded.
 	packB func(dst []E, j0, p0, p1 int)
 	kern  func(kc int, a, b *E, c *float32, ldc int, acc int)
+	// aStrided says op(A) is stored transposed (ta), so packA reads
+	// strided rows; kStep (even) sub-ranges of k are then packed for
+	// groups of panels together.
+	aStrided bool
 }
 
 // blocks splits [0, k) into near-equal blocks of at most kc, each a
@@ -257,13 +261,33 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 	// and holds mPanels micro-panels of mr*(p1-p0 rounded up to step).
 	abuf := getBuf[E](mp * kpad)
 	pa := abuf.s
-	run(mPanels, func(ip int) {
-		for bi := 0; bi+1 < len(kb); bi++ {
-			p0, p1 := kb[bi], kb[bi+1]
-			w := (p1 - p0 + step - 1) / step * step * mr
-			pl.packA(pa[mp*p0+ip*w:mp*p0+(ip+1)*w], ip*mr, p0, p1)
-		}
-	})
+	if pl.aStrided {
+		// op(A) is stored transposed: a panel reads mr values from each of
+		// its k rows. Pack a group of adjacent panels a few k at a time,
+		// so that each cache line of a row serves all of them.
+		const group, kStep = 8, 32
+		run((mPanels+group-1)/group, func(gi int) {
+			for bi := 0; bi+1 < len(kb); bi++ {
+				p0, p1 := kb[bi], kb[bi+1]
+				w := (p1 - p0 + step - 1) / step * step * mr
+				for q0 := p0; q0 < p1; q0 += kStep {
+					q1 := min(q0+kStep, p1)
+					for ip := gi * group; ip < min(mPanels, (gi+1)*group); ip++ {
+						o := mp*p0 + ip*w + (q0-p0)*mr
+						pl.packA(pa[o:o+(q1-q0+step-1)/step*step*mr], ip*mr, q0, q1)
+					}
+				}
+			}
+		})
+	} else {
+		run(mPanels, func(ip int) {
+			for bi := 0; bi+1 < len(kb); bi++ {
+				p0, p1 := kb[bi], kb[bi+1]
+				w := (p1 - p0 + step - 1) / step * step * mr
+				pl.packA(pa[mp*p0+ip*w:mp*p0+(ip+1)*w], ip*mr, p0, p1)
+			}
+		})
+	}
 
 	// Split the columns into chunks of panels, and the rows too when there
 	// are fewer column chunks than threads.
@@ -349,6 +373,18 @@ func packAF32(dst []float32, a operand, m, mr, i0, p0, p1 int, tr8 trFunc) {
 			for kk, v := range src {
 				d[kk*mr] = v
 			}
+		}
+		return
+	}
+	if mr == 8 && rows == 8 {
+		// Eight contiguous values per k: two 16-byte moves, not a copy
+		// call.
+		for kk := 0; kk < kc; kk++ {
+			o := (p0+kk)*a.ld + i0
+			src := a.f[o : o+8]
+			d := dst[kk*8 : kk*8+8]
+			*(*[4]float32)(d) = *(*[4]float32)(src)
+			*(*[4]float32)(d[4:]) = *(*[4]float32)(src[4:])
 		}
 		return
 	}
