@@ -2,11 +2,12 @@ package main
 
 import (
 	"hone/compute"
-	"hone/compute/ref"
+	"hone/compute/cpu"
 )
 
-// newEngine returns the fastest engine available on this machine.
+// newEngine returns the fast CPU engine with the given number of threads
+// (0: one per core). Ops it has not specialised fall back to the reference
+// implementation.
 func newEngine(threads int) compute.Engine {
-	_ = threads
-	return ref.Engine{}
+	return cpu.New(threads)
 }
