@@ -24,6 +24,7 @@ type Adapter struct {
 	// adapter is frozen (inference).
 	GradA, GradB *tensor.Tensor
 
+	src *rand.PCG // dropout's random stream, saved in checkpoints
 	rng *rand.Rand
 	// saved by the latest training forward
 	xd   *tensor.Tensor // the dropped-out input, when Dropout > 0
@@ -62,7 +63,7 @@ func (a *Adapter) Forward(e compute.Engine, y, x *tensor.Tensor, train bool) {
 // rest scaled by 1/(1-p), keeping the result for the backward.
 func (a *Adapter) dropout(x *tensor.Tensor) *tensor.Tensor {
 	if a.rng == nil {
-		a.rng = rand.New(rand.NewPCG(1, 2))
+		a.seedDropout(1)
 	}
 	xd := scratch(&a.xd, x.DType, x.Rows(), x.Cols())
 	keep := 1 / (1 - a.Dropout)
@@ -195,4 +196,10 @@ func (a *Adapter) initGaussian(rng *rand.Rand) {
 	for i := range a.A.F32() {
 		a.A.F32()[i] = float32(rng.NormFloat64() * std)
 	}
+}
+
+// seedDropout starts the adapter's dropout stream from seed and its name.
+func (a *Adapter) seedDropout(seed uint64) {
+	a.src = rand.NewPCG(seed^0xd1b54a32d192ed03, nameHash(a.Name))
+	a.rng = rand.New(a.src)
 }

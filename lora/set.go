@@ -55,7 +55,7 @@ func New(m *model.Model, cfg Config, seed uint64) (*Set, error) {
 		} else {
 			a.initKaiming(rng)
 		}
-		a.rng = rand.New(rand.NewPCG(seed^0xd1b54a32d192ed03, nameHash(name)))
+		a.seedDropout(seed)
 		s.Adapters = append(s.Adapters, a)
 	}
 	if len(s.Adapters) == 0 {
@@ -255,4 +255,56 @@ func (s *Set) Merge(m *model.Model) *model.Weights {
 		merged.LinearByName(name).Adapter = nil
 	}
 	return merged
+}
+
+// RNGState returns the state of every adapter's dropout stream, for
+// checkpoints: a resumed run draws the same dropout masks as an
+// uninterrupted one.
+func (s *Set) RNGState() ([][]byte, error) {
+	var out [][]byte
+	for _, a := range s.Adapters {
+		if a.src == nil {
+			a.seedDropout(1)
+		}
+		b, err := a.src.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// SetRNGState restores streams saved by RNGState.
+func (s *Set) SetRNGState(st [][]byte) error {
+	if len(st) != len(s.Adapters) {
+		return fmt.Errorf("dropout state for %d adapters, have %d", len(st), len(s.Adapters))
+	}
+	for i, a := range s.Adapters {
+		if a.src == nil {
+			a.seedDropout(1)
+		}
+		if err := a.src.UnmarshalBinary(st[i]); err != nil {
+			return fmt.Errorf("adapter %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// CopyFrom sets the values of s's adapters to those of o (same modules and
+// shapes), keeping s's gradients: used to restore a checkpoint into a live
+// training set.
+func (s *Set) CopyFrom(o *Set) error {
+	if len(o.Adapters) != len(s.Adapters) {
+		return fmt.Errorf("checkpoint has %d adapters, the run has %d", len(o.Adapters), len(s.Adapters))
+	}
+	for i, a := range s.Adapters {
+		b := o.Adapters[i]
+		if a.Name != b.Name || !equalShape(a.A.Shape, b.A.Shape) || !equalShape(a.B.Shape, b.B.Shape) {
+			return fmt.Errorf("checkpoint adapter %s %v/%v does not match %s %v/%v", b.Name, b.A.Shape, b.B.Shape, a.Name, a.A.Shape, a.B.Shape)
+		}
+		copy(a.A.Data, b.A.ToF32().Data)
+		copy(a.B.Data, b.B.ToF32().Data)
+	}
+	return nil
 }
