@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"hone/recipe"
+	"hone/train"
+)
+
+func init() {
+	var sets []string
+	var resume string
+	cmd := &cobra.Command{
+		Use:   "train RECIPE.yaml",
+		Short: "Train a model as a recipe describes, then evaluate it against the base",
+		Long: `Train a model as the recipe describes (full fine-tuning, LoRA or QLoRA), with a
+validation split watched every eval_every steps, early stopping that keeps the best
+checkpoint, NaN detection, resumable checkpoints, metrics.jsonl, a run manifest, and
+at the end a base-versus-tuned report (report.html, report.md, report.json).
+
+--set key=value overrides any recipe key (dotted, YAML values), e.g.
+  --set train.learning_rate=1e-4 --set lora.targets=[q_proj,v_proj]
+The recipe is validated before anything loads. --resume DIR continues from a
+checkpoint folder (OUTPUT/checkpoint) exactly where it stopped.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := recipe.Load(args[0], sets)
+			if err != nil {
+				return withCode(2, err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			p := newProgress(cmd.ErrOrStderr())
+			res, err := recipe.Run(ctx, r, resume, p)
+			p.done()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "run folder: %s\n", res.Dir)
+			if res.Adapter != "" {
+				fmt.Fprintf(w, "adapter (best, step %d): %s\n", res.BestStep, res.Adapter)
+			}
+			if res.Model != "" {
+				fmt.Fprintf(w, "model (best, step %d): %s\n", res.BestStep, res.Model)
+			}
+			if res.ReportPath != "" {
+				fmt.Fprintf(w, "report: %s\n", res.ReportPath)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a recipe key: key=value (repeatable)")
+	cmd.Flags().StringVar(&resume, "resume", "", "continue from this checkpoint folder")
+	rootCmd.AddCommand(cmd)
+}
+
+// progress shows a run's events: a redrawn bar with ETA and tokens/s on a
+// terminal, plain log lines otherwise.
+type progress struct {
+	w       io.Writer
+	tty     bool
+	start   time.Time
+	lastBar bool
+	lastLog time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progress{w: w, tty: tty, start: time.Now()}
+}
+
+func (p *progress) clearBar() {
+	if p.lastBar {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.lastBar = false
+	}
+}
+
+func (p *progress) Stage(name string) {
+	p.clearBar()
+	fmt.Fprintf(p.w, "hone: %s\n", name)
+}
+
+func (p *progress) Note(msg string) {
+	p.clearBar()
+	fmt.Fprintf(p.w, "hone: %s\n", msg)
+}
+
+func (p *progress) OnStep(s train.StepInfo) {
+	el := time.Since(p.start)
+	eta := time.Duration(0)
+	if s.Step > 0 {
+		eta = time.Duration(float64(el) / float64(s.Step) * float64(s.Steps-s.Step))
+	}
+	if p.tty {
+		const width = 30
+		filled := width * s.Step / max(1, s.Steps)
+		fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d loss %.4f lr %.2e %.0f tok/s ETA %s",
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), s.Step, s.Steps, s.Loss, s.LR, s.TokensPerS, eta.Round(time.Second))
+		p.lastBar = true
+		return
+	}
+	if time.Since(p.lastLog) >= 2*time.Second || s.Step == s.Steps || s.Step == 1 {
+		fmt.Fprintf(p.w, "step %d/%d loss %.4f lr %.2e grad_norm %.3f %.0f tok/s elapsed %s ETA %s\n",
+			s.Step, s.Steps, s.Loss, s.LR, s.GradNorm, s.TokensPerS, el.Round(time.Second), eta.Round(time.Second))
+		p.lastLog = time.Now()
+	}
+}
+
+func (p *progress) OnEval(e train.EvalInfo) {
+	p.clearBar()
+	mark := ""
+	if e.Improved {
+		mark = " (best, kept)"
+	}
+	fmt.Fprintf(p.w, "eval step %d: validation loss %.4f%s; best %.4f at step %d\n", e.Step, e.Loss, mark, e.Best, e.BestStep)
+}
+
+func (p *progress) done() { p.clearBar() }

@@ -1,0 +1,101 @@
+package recipe
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"hone/chat"
+	"hone/compute"
+	"hone/eval"
+	"hone/lora"
+	"hone/model"
+	"hone/tokenizer"
+	"hone/train"
+)
+
+// evaluate compares the base model with the kept (best) weights on the
+// held-out data and writes the report into the run folder.
+func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds *dataset, tok *tokenizer.Tokenizer, tmpl *chat.Template, ev Events) (*eval.Report, error) {
+	prec, _ := model.ParsePrecision(r.Precision)
+	base, closeBase, err := loadEvalBase(r, prec)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBase()
+	var tuned *model.Model
+	switch {
+	case res.Adapter != "":
+		// the tuned model is the base with the kept adapter: a second view
+		// of the same base weights
+		w := *base.W
+		w.Layers = append([]model.Layer(nil), base.W.Layers...)
+		tuned = model.New(base.Config, &w)
+		if _, err := lora.Load(res.Adapter, tuned); err != nil {
+			return nil, err
+		}
+	default:
+		m, closeTuned, err := model.Load(res.Model, prec)
+		if err != nil {
+			return nil, err
+		}
+		defer closeTuned()
+		tuned = m
+	}
+	d := eval.Data{
+		HeldOut: batches(ds.Test, r.Train.BatchSize, ds.Pad),
+		General: batches(ds.General, r.Train.BatchSize, ds.Pad),
+		Tasks:   ds.Tasks,
+	}
+	opt := eval.Options{
+		MaxNewTokens: r.Eval.MaxNewTokens, Samples: r.Eval.Samples, ExpectJSON: r.Data.ExpectJSON || ds.Schema != nil,
+		Schema: ds.Schema, StopTokens: ds.Stops,
+		Progress: func(done, total int) {
+			if done == total || done%10 == 0 {
+				ev.Note(fmt.Sprintf("generated %d/%d", done, total))
+			}
+		},
+	}
+	rep, err := eval.Compare(ctx, e, base, tuned, tok, d, opt)
+	if err != nil {
+		return nil, err
+	}
+	rep.Title = "hone: base vs tuned"
+	rep.Model = r.Model
+	rep.Adapter = res.Adapter
+	rep.Data = r.Eval.Test
+	if rep.Data == "" {
+		rep.Data = "validation split"
+	}
+	if recs, err := train.ReadMetrics(filepath.Join(r.Output, "metrics.jsonl")); err == nil {
+		c := &eval.Curves{BestStep: res.BestStep}
+		for _, rec := range recs {
+			if rec.Loss != nil {
+				c.Train = append(c.Train, eval.Point{Step: rec.Step, Value: *rec.Loss})
+			}
+			if rec.EvalLoss != nil {
+				c.Eval = append(c.Eval, eval.Point{Step: rec.Step, Value: *rec.EvalLoss})
+			}
+		}
+		rep.Curves = c
+	}
+	rep.Judge(eval.DefaultThresholds)
+	if err := rep.Write(r.Output); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// loadEvalBase loads the untouched base model for the comparison (for a
+// model pre-trained from random weights, the base is the random model).
+func loadEvalBase(r *Recipe, prec model.Precision) (*model.Model, func() error, error) {
+	dir := r.Path(r.Model)
+	if r.Init == "random" {
+		c, err := model.LoadConfig(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return model.New(c, model.Init(c, 0.02, r.Train.Seed)), func() error { return nil }, nil
+	}
+	return model.Load(dir, prec)
+}
