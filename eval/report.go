@@ -275,3 +275,21 @@ func stripXMLHeader(svg []byte) []byte {
 	}
 	return svg
 }
+
+// Summary is a few lines for a terminal: the comparison and the verdicts.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	if r.Base.Loss > 0 {
+		fmt.Fprintf(&b, "held-out loss        %8.4f -> %8.4f\n", r.Base.Loss, r.Tuned.Loss)
+	}
+	for _, n := range MetricNames(r.Tuned.Metrics) {
+		fmt.Fprintf(&b, "%-20s %8s -> %8s\n", n, pct(r.Base.Metrics[n]), pct(r.Tuned.Metrics[n]))
+	}
+	if r.Base.GeneralPPL > 0 {
+		fmt.Fprintf(&b, "general perplexity   %8.3f -> %8.3f (%+.1f%%)\n", r.Base.GeneralPPL, r.Tuned.GeneralPPL, 100*r.GeneralChange)
+	}
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(&b, "%-4s %s\n", strings.ToUpper(v.Level), v.Message)
+	}
+	return b.String()
+}

@@ -7,6 +7,7 @@ import (
 
 	"hone/chat"
 	"hone/compute"
+	"hone/compute/cpu"
 	"hone/eval"
 	"hone/lora"
 	"hone/model"
@@ -98,4 +99,55 @@ func loadEvalBase(r *Recipe, prec model.Precision) (*model.Model, func() error, 
 		return model.New(c, model.Init(c, 0.02, r.Train.Seed)), func() error { return nil }, nil
 	}
 	return model.Load(dir, prec)
+}
+
+// EvalConfig is what `hone eval` compares.
+type EvalConfig struct {
+	Model, Adapter, Tuned string
+	Data, General         string
+	Template              string
+	Expect, Schema        string
+	Limit, MaxNewTokens   int
+	Samples               int
+	Precision             string
+	Out                   string
+}
+
+// Evaluate compares a base model with its tuned version (an adapter over
+// it, or a full model) on held-out data and writes the report into c.Out.
+func Evaluate(ctx context.Context, c *EvalConfig, ev Events) (*eval.Report, error) {
+	if c.Adapter == "" && c.Tuned == "" {
+		return nil, fmt.Errorf("name the tuned model: --adapter DIR or --tuned DIR")
+	}
+	if c.Expect != "" && c.Expect != "json" {
+		return nil, fmt.Errorf("--expect %q: only json is known", c.Expect)
+	}
+	r := Default()
+	r.Model, r.Precision, r.Output = c.Model, c.Precision, c.Out
+	r.Data.Template, r.Data.ExpectJSON, r.Data.Schema = c.Template, c.Expect == "json", c.Schema
+	r.Data.Train = []string{c.Data}
+	r.Eval.Test, r.Eval.General, r.Eval.Limit = c.Data, c.General, c.Limit
+	r.Eval.MaxNewTokens, r.Eval.Samples = c.MaxNewTokens, c.Samples
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	prec, _ := model.ParsePrecision(r.Precision)
+	ev.Stage("loading model")
+	m, tok, closeModel, err := loadBase(r, prec)
+	if err != nil {
+		return nil, err
+	}
+	closeModel()
+	tmpl, err := template(r, tok)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := prepareData(r, tok, tmpl, m.Config, nil)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Adapter: c.Adapter, Model: c.Tuned}
+	ev.Stage("evaluating base vs tuned")
+	e := cpu.New(0)
+	return evaluate(ctx, r, e, res, ds, tok, tmpl, ev)
 }

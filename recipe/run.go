@@ -14,6 +14,7 @@ import (
 	"hone/chat"
 	"hone/compute"
 	"hone/compute/cpu"
+	"hone/eval"
 	"hone/lora"
 	"hone/model"
 	"hone/tensor"
@@ -41,6 +42,8 @@ type Result struct {
 	BestLoss   float64
 	Stopped    string // why training ended early, if it did
 	ReportPath string
+	// Report is the base-versus-tuned comparison (nil with eval.skip).
+	Report *eval.Report
 }
 
 // Run carries out a recipe: load the model and data, train with
@@ -195,7 +198,7 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		return nil, err
 	}
 	res.ReportPath = filepath.Join(out, "report.html")
-	_ = rep
+	res.Report = rep
 	return res, nil
 }
 

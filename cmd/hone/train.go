@@ -54,6 +54,9 @@ checkpoint folder (OUTPUT/checkpoint) exactly where it stopped.`,
 			if res.Model != "" {
 				fmt.Fprintf(w, "model (best, step %d): %s\n", res.BestStep, res.Model)
 			}
+			if res.Report != nil {
+				fmt.Fprint(w, res.Report.Summary())
+			}
 			if res.ReportPath != "" {
 				fmt.Fprintf(w, "report: %s\n", res.ReportPath)
 			}
