@@ -167,9 +167,11 @@ func (a *Adapter) Delta() *tensor.Tensor {
 
 // Merge returns a plain linear layer equal to base with the adapter folded
 // in: W + Scale·B·A, computed in float32 and stored in W's dtype. The base
-// is not modified (it may be a read-only memory map).
+// is not modified (it may be a read-only memory map). An NF4 base (QLoRA)
+// merges into its dequantised weights — the weights the adapter was trained
+// against — and the result is float32.
 func (a *Adapter) Merge(base *model.Linear) *model.Linear {
-	w := base.W.ToF32()
+	w := base.Weight().ToF32()
 	if w == base.W {
 		w = w.Clone()
 	}
@@ -177,7 +179,11 @@ func (a *Adapter) Merge(base *model.Linear) *model.Linear {
 	for i, d := range a.Delta().F32() {
 		wv[i] += d
 	}
-	return &model.Linear{W: w.To(base.W.DType), B: base.B}
+	dt := tensor.F32
+	if base.W != nil {
+		dt = base.W.DType
+	}
+	return &model.Linear{W: w.To(dt), B: base.B}
 }
 
 // initKaiming fills A as PEFT does by default: kaiming_uniform_ with

@@ -46,7 +46,7 @@ func New(m *model.Model, cfg Config, seed uint64) (*Set, error) {
 		}
 		lin := m.W.LinearByName(name)
 		r, alpha := cfg.RankAlpha(name)
-		out, in := lin.W.Shape[0], lin.W.Shape[1]
+		out, in := lin.Dims()
 		a := &Adapter{Name: name, A: tensor.New(tensor.F32, r, in), B: tensor.New(tensor.F32, out, r),
 			Scale: float32(cfg.Scale(r, alpha)), Dropout: float32(cfg.Dropout)}
 		rng := rand.New(rand.NewPCG(seed, nameHash(name)))
@@ -179,7 +179,7 @@ func Load(dir string, m *model.Model) (*Set, error) {
 			continue
 		}
 		lin := m.W.LinearByName(name)
-		out, in := lin.W.Shape[0], lin.W.Shape[1]
+		out, in := lin.Dims()
 		r, alpha := cfg.RankAlpha(name)
 		a := &Adapter{Name: name, Scale: float32(cfg.Scale(r, alpha)), Dropout: float32(cfg.Dropout)}
 		for _, k := range []struct {

@@ -7,14 +7,18 @@ import (
 	"strings"
 
 	"hone/compute"
+	"hone/quant"
 	"hone/tensor"
 )
 
 // Linear is a linear layer y = x·Wᵀ + b, optionally with a trainable
 // adapter (LoRA) that adds its own update to the output.
 type Linear struct {
-	W *tensor.Tensor // [out, in]
+	W *tensor.Tensor // [out, in]; nil when the layer is quantised (Q)
 	B *tensor.Tensor // [out], or nil
+	// Q, when not nil, is the frozen weight stored as NF4 instead of W
+	// (QLoRA): products dequantise it a tile at a time.
+	Q *quant.Matrix
 	// Adapter, when not nil, adds a low-rank update to the layer's output.
 	Adapter Adapter
 }
@@ -31,9 +35,30 @@ type Adapter interface {
 	Backward(e compute.Engine, dx, dy, x *tensor.Tensor)
 }
 
+// Dims returns the layer's output and input widths.
+func (l *Linear) Dims() (out, in int) {
+	if l.Q != nil {
+		return l.Q.Rows, l.Q.Cols
+	}
+	return l.W.Shape[0], l.W.Shape[1]
+}
+
+// Weight returns the layer's weight as a tensor: W, or Q dequantised to
+// float32 (the weights a QLoRA adapter was trained against).
+func (l *Linear) Weight() *tensor.Tensor {
+	if l.Q != nil {
+		return l.Q.Dequantize()
+	}
+	return l.W
+}
+
 // Forward sets y [n, out] = x [n, in]·Wᵀ + b, plus the adapter's update.
 func (l *Linear) Forward(e compute.Engine, y, x *tensor.Tensor, train bool) {
-	e.MatMul(y, x, l.W, false, true, false)
+	if l.Q != nil {
+		compute.MatMulQuant(e, y, x, l.Q, true, false)
+	} else {
+		e.MatMul(y, x, l.W, false, true, false)
+	}
 	if l.B != nil {
 		e.AddBias(y, l.B)
 	}
@@ -45,7 +70,9 @@ func (l *Linear) Forward(e compute.Engine, y, x *tensor.Tensor, train bool) {
 // Backward accumulates dx += dy·W (when dx is not nil) and, when g holds
 // gradient tensors, dW += dyᵀ·x and db += Σ dy; then the adapter's backward.
 func (l *Linear) Backward(e compute.Engine, dx, dy, x *tensor.Tensor, g *Linear) {
-	if dx != nil {
+	if dx != nil && l.Q != nil {
+		compute.MatMulQuant(e, dx, dy, l.Q, false, true)
+	} else if dx != nil {
 		e.MatMul(dx, dy, l.W, false, false, true)
 	}
 	if g != nil && g.W != nil {
@@ -297,4 +324,24 @@ func abbreviate(s []string, n int) []string {
 		return s
 	}
 	return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
+}
+
+// Quantize replaces the weight of every decoder projection (q, k, v, o,
+// gate, up, down) by its NF4 form, with double-quantised scales when double
+// is set, as QLoRA does; embeddings, norms and the LM head keep their dtype.
+// It returns the bytes the projections now take.
+func (w *Weights) Quantize(c *Config, double bool) (int64, error) {
+	var n int64
+	for _, name := range c.LinearNames() {
+		l := w.LinearByName(name)
+		if l.Q == nil {
+			q, err := quant.QuantizeMatrix(l.W, double)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			l.Q, l.W = q, nil
+		}
+		n += int64(l.Q.Bytes())
+	}
+	return n, nil
 }

@@ -32,6 +32,11 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 		w := *base.W
 		w.Layers = append([]model.Layer(nil), base.W.Layers...)
 		tuned = model.New(base.Config, &w)
+		if r.Technique == "qlora" { // the adapter was trained over the NF4 base
+			if _, err := w.Quantize(base.Config, true); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := lora.Load(res.Adapter, tuned); err != nil {
 			return nil, err
 		}

@@ -105,6 +105,9 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		}
 		res.Adapter = filepath.Join(out, "adapter")
 		ckpt = &loraCheckpoint{set: set, m: m, best: res.Adapter}
+		if r.Technique == "qlora" {
+			ev.Note("QLoRA: the base projections are held in NF4 (blocks of 64, double-quantised scales); merging folds the adapter into the dequantised weights")
+		}
 		ev.Note(fmt.Sprintf("LoRA r=%d alpha=%g on %d layers: %d trainable parameters (%.3f%% of %d)", cfg.R, cfg.Alpha,
 			len(set.Adapters), set.NumParams(), 100*float64(set.NumParams())/float64(m.Config.NumParams()), m.Config.NumParams()))
 	case "full":
@@ -223,6 +226,12 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 	m, closer, err := model.Load(dir, prec)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if r.Technique == "qlora" {
+		if _, err := m.W.Quantize(m.Config, true); err != nil {
+			closer()
+			return nil, nil, nil, err
+		}
 	}
 	return m, tok, closer, nil
 }
