@@ -87,7 +87,7 @@ type Rotator interface {
 // Tq == Tk and QOffset == 0). Training uses Tq == Tk and QOffset 0; decoding
 // with a KV cache uses Tq new tokens after QOffset cached ones.
 type AttnShape struct {
-	Batch, Tq, Tk, QOffset int
+	Batch, Tq, Tk, QOffset  int
 	Heads, KVHeads, HeadDim int
 	// Scale multiplies q·k before the softmax, normally 1/sqrt(HeadDim).
 	Scale float32
