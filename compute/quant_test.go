@@ -26,10 +26,11 @@ func randT(rng *rand.Rand, shape ...int) *tensor.Tensor {
 func TestMatMulQuantMatchesDequantised(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, e := range []compute.Engine{ref.Engine{}, cpu.New(2)} {
-		for _, sz := range [][3]int{{1, 64, 7}, {7, 192, 130}, {33, 320, 257}} {
+		for i, sz := range [][3]int{{1, 64, 7}, {7, 192, 130}, {33, 320, 257}, {5, 96, 300}} {
 			m, k, n := sz[0], sz[1], sz[2]
 			w := randT(rng, n, k)
-			q, err := quant.QuantizeMatrix(w, true)
+			format := quant.MatrixFormats[i%len(quant.MatrixFormats)]
+			q, err := quant.QuantizeMatrix(w, format, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,14 +42,14 @@ func TestMatMulQuantMatchesDequantised(t *testing.T) {
 				c1 := c0.Clone()
 				e.MatMul(c0, a, deq, false, true, acc)
 				compute.MatMulQuant(e, c1, a, q, true, acc)
-				check(t, e.Name()+" forward", c0.F32(), c1.F32())
+				check(t, e.Name()+" "+format+" forward", c0.F32(), c1.F32())
 				// input gradient: c[m,k] = dy[m,n]·w
 				dy := randT(rng, m, n)
 				g0 := randT(rng, m, k)
 				g1 := g0.Clone()
 				e.MatMul(g0, dy, deq, false, false, acc)
 				compute.MatMulQuant(e, g1, dy, q, false, acc)
-				check(t, e.Name()+" backward", g0.F32(), g1.F32())
+				check(t, e.Name()+" "+format+" backward", g0.F32(), g1.F32())
 			}
 		}
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	// DType is the checkpoint's declared dtype (torch_dtype / dtype), e.g.
 	// "bfloat16"; informational.
 	DType string
+	// Quant, when not nil, says the checkpoint's decoder projections are
+	// stored quantised by `hone quantize` (quantization_config with
+	// quant_method "hone").
+	Quant *QuantConfig
 	// Raw is the parsed config.json, kept so that saving a model can write the
 	// fields hone does not interpret back unchanged.
 	Raw map[string]any
@@ -172,6 +176,19 @@ func ParseConfig(data []byte) (*Config, error) {
 	c.EOS = r.tokenIDs("eos_token_id")
 	c.DType = r.str("torch_dtype", r.str("dtype", "float32"))
 	c.Rope = r.rope(c.MaxPositions)
+	if qc, ok := raw["quantization_config"].(map[string]any); ok {
+		method, _ := qc["quant_method"].(string)
+		format, _ := qc["format"].(string)
+		switch {
+		case method != "hone":
+			r.errs = append(r.errs, fmt.Sprintf("quantization_config: quant_method %q is not supported (hone reads its own quantised folders; give hone the unquantised model and use technique qlora or hone quantize)", method))
+		case !validQuantFormat(format):
+			r.errs = append(r.errs, fmt.Sprintf("quantization_config: format %q is not one of nf4, int8, q8_0, q4_0", format))
+		default:
+			dq, _ := qc["double_quant"].(bool)
+			c.Quant = &QuantConfig{Format: format, Double: dq}
+		}
+	}
 	if len(r.errs) > 0 {
 		return nil, errors.New(joinErrs(r.errs))
 	}
@@ -377,4 +394,20 @@ func (c *Config) NumParams() int64 {
 		n += int64(c.Vocab) * h
 	}
 	return n
+}
+
+// QuantConfig describes how a checkpoint's projections are quantised.
+type QuantConfig struct {
+	// Format is nf4, int8, q8_0 or q4_0.
+	Format string
+	// Double is NF4's double quantisation of the scales.
+	Double bool
+}
+
+func validQuantFormat(f string) bool {
+	switch f {
+	case "nf4", "int8", "q8_0", "q4_0":
+		return true
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"hone/internal/atomicfile"
 	"hone/safetensors"
@@ -82,8 +83,20 @@ func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
 		return err
 	}
 	var named []safetensors.Named
+	var qformat string
+	double := false
 	for _, p := range w.Params(c) {
 		t := *p.Ptr
+		if t == nil && strings.HasSuffix(p.Name, "_proj.weight") {
+			if l := w.LinearByName(strings.TrimSuffix(p.Name, ".weight")); l != nil && l.Q != nil {
+				qformat = l.Q.Format()
+				double = l.Q.NF4 != nil && l.Q.NF4.Nested
+				for n, qt := range l.Q.Tensors(p.Name) {
+					named = append(named, safetensors.Named{Name: n, Tensor: qt})
+				}
+				continue
+			}
+		}
 		if t == nil {
 			return fmt.Errorf("save %s: parameter %s is missing", dir, p.Name)
 		}
@@ -92,6 +105,12 @@ func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
 	sort.Slice(named, func(i, j int) bool { return named[i].Name < named[j].Name })
 	cfg := c.HFConfig()
 	cfg["torch_dtype"] = map[tensor.DType]string{tensor.F32: "float32", tensor.BF16: "bfloat16", tensor.F16: "float16"}[dtype]
+	delete(cfg, "quantization_config")
+	if qformat != "" {
+		cfg["quantization_config"] = map[string]any{"quant_method": "hone", "format": qformat, "double_quant": double,
+			"block_size": map[string]int{"nf4": 64, "int8": 0, "q8_0": 32, "q4_0": 32}[qformat],
+			"modules": []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}}
+	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return err
 	}

@@ -261,7 +261,27 @@ func LoadWeights(c *Config, src Source, prec Precision) (*Weights, error) {
 		have[n] = true
 	}
 	var missing, bad []string
+	quantized := map[string]bool{}
+	if c.Quant != nil {
+		for _, name := range c.LinearNames() {
+			quantized[name+".weight"] = true
+		}
+	}
 	for _, p := range w.Params(c) {
+		if quantized[p.Name] {
+			if !have[p.Name] {
+				missing = append(missing, p.Name)
+				continue
+			}
+			mod := strings.TrimSuffix(p.Name, ".weight")
+			q, err := quant.ReadMatrix(src, p.Name, c.Quant.Format, p.Shape[0], p.Shape[1])
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			w.LinearByName(mod).Q = q
+			continue
+		}
 		if !have[p.Name] {
 			missing = append(missing, p.Name)
 			continue
@@ -327,15 +347,16 @@ func abbreviate(s []string, n int) []string {
 }
 
 // Quantize replaces the weight of every decoder projection (q, k, v, o,
-// gate, up, down) by its NF4 form, with double-quantised scales when double
-// is set, as QLoRA does; embeddings, norms and the LM head keep their dtype.
-// It returns the bytes the projections now take.
-func (w *Weights) Quantize(c *Config, double bool) (int64, error) {
+// gate, up, down) by its quantised form (nf4 with double-quantised scales
+// when double is set, as QLoRA does; int8, q8_0, q4_0); embeddings, norms
+// and the LM head keep their dtype. It returns the bytes the projections
+// now take.
+func (w *Weights) Quantize(c *Config, format string, double bool) (int64, error) {
 	var n int64
 	for _, name := range c.LinearNames() {
 		l := w.LinearByName(name)
 		if l.Q == nil {
-			q, err := quant.QuantizeMatrix(l.W, double)
+			q, err := quant.QuantizeMatrix(l.W, format, double)
 			if err != nil {
 				return 0, fmt.Errorf("%s: %w", name, err)
 			}
