@@ -109,7 +109,7 @@ func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
 	if qformat != "" {
 		cfg["quantization_config"] = map[string]any{"quant_method": "hone", "format": qformat, "double_quant": double,
 			"block_size": map[string]int{"nf4": 64, "int8": 0, "q8_0": 32, "q4_0": 32}[qformat],
-			"modules": []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}}
+			"modules":    []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}}
 	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return err
