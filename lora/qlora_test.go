@@ -22,7 +22,7 @@ func TestQLoRAGradientsEqualLoRAOnDequantised(t *testing.T) {
 				return m
 			}
 			q := mk()
-			if _, err := q.W.Quantize(q.Config, "nf4", true); err != nil {
+			if _, err := q.W.Quantize(q.Config, "nf4", true, model.FP32); err != nil {
 				t.Fatal(err)
 			}
 			d := mk()

@@ -279,6 +279,9 @@ func LoadWeights(c *Config, src Source, prec Precision) (*Weights, error) {
 				bad = append(bad, err.Error())
 				continue
 			}
+			if prec == BF16 {
+				q.ComputeDType = tensor.BF16
+			}
 			w.LinearByName(mod).Q = q
 			continue
 		}
@@ -349,9 +352,10 @@ func abbreviate(s []string, n int) []string {
 // Quantize replaces the weight of every decoder projection (q, k, v, o,
 // gate, up, down) by its quantised form (nf4 with double-quantised scales
 // when double is set, as QLoRA does; int8, q8_0, q4_0); embeddings, norms
-// and the LM head keep their dtype. It returns the bytes the projections
-// now take.
-func (w *Weights) Quantize(c *Config, format string, double bool) (int64, error) {
+// and the LM head keep their dtype. With prec BF16 the products run on
+// bf16 tiles (bitsandbytes' bfloat16 compute dtype). It returns the bytes
+// the projections now take.
+func (w *Weights) Quantize(c *Config, format string, double bool, prec Precision) (int64, error) {
 	var n int64
 	for _, name := range c.LinearNames() {
 		l := w.LinearByName(name)
@@ -361,6 +365,9 @@ func (w *Weights) Quantize(c *Config, format string, double bool) (int64, error)
 				return 0, fmt.Errorf("%s: %w", name, err)
 			}
 			l.Q, l.W = q, nil
+		}
+		if prec == BF16 {
+			l.Q.ComputeDType = tensor.BF16
 		}
 		n += int64(l.Q.Bytes())
 	}

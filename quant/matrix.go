@@ -19,6 +19,10 @@ type Matrix struct {
 	NF4        *NF4
 	Int8       *Int8
 	Blocks     *Blocks
+	// ComputeDType is the dtype tiles are dequantised to for products: F32,
+	// or BF16 (bitsandbytes' bnb_4bit_compute_dtype=bfloat16), which runs
+	// the engine's bf16 matrix products.
+	ComputeDType tensor.DType
 }
 
 // Format names the matrix's format ("nf4", "int8", "q8_0" or "q4_0").
@@ -89,6 +93,53 @@ func (m *Matrix) DequantizeRows(dst []float32, r0, r1 int) {
 			m.NF4.DequantizeBlock(blk, b)
 			from, to := max(s, lo), min(e, hi)
 			copy(dst[from-lo:to-lo], blk[from-s:to-s])
+		}
+	}
+}
+
+// DequantizeRowsBF16 writes rows [r0, r1) into dst as bfloat16: each
+// weight computed in float32 as DequantizeRows does, then rounded to
+// nearest even. For NF4 each block's 16 possible values are computed once.
+func (m *Matrix) DequantizeRowsBF16(dst []uint16, r0, r1 int) {
+	lo, hi := r0*m.Cols, r1*m.Cols
+	dst = dst[:hi-lo]
+	if m.NF4 == nil {
+		var buf [1024]float32
+		for r := r0; r < r1; r += max(1, len(buf)/m.Cols) {
+			re := min(r1, r+max(1, len(buf)/m.Cols))
+			tmp := buf[:]
+			if (re-r)*m.Cols > len(buf) {
+				tmp = make([]float32, (re-r)*m.Cols)
+			}
+			tmp = tmp[:(re-r)*m.Cols]
+			m.DequantizeRows(tmp, r, re)
+			for i, v := range tmp {
+				dst[(r-r0)*m.Cols+i] = tensor.F32ToBF16(v)
+			}
+		}
+		return
+	}
+	q := m.NF4
+	bs := q.BlockSize
+	var table [16]uint16
+	for b := lo / bs; b*bs < hi; b++ {
+		s := q.Scale(b)
+		for c := range table {
+			table[c] = tensor.F32ToBF16(NF4Code[c] * s)
+		}
+		from, to := max(b*bs, lo), min((b+1)*bs, hi, q.N)
+		i := from
+		if i&1 == 1 {
+			dst[i-lo] = table[q.Packed[i>>1]&15]
+			i++
+		}
+		for ; i+1 < to; i += 2 {
+			p := q.Packed[i>>1]
+			dst[i-lo] = table[p>>4]
+			dst[i+1-lo] = table[p&15]
+		}
+		if i < to {
+			dst[i-lo] = table[q.Packed[i>>1]>>4]
 		}
 	}
 }

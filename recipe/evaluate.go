@@ -33,7 +33,7 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 		w.Layers = append([]model.Layer(nil), base.W.Layers...)
 		tuned = model.New(base.Config, &w)
 		if r.Technique == "qlora" { // the adapter was trained over the NF4 base
-			if _, err := w.Quantize(base.Config, "nf4", true); err != nil {
+			if _, err := w.Quantize(base.Config, "nf4", true, prec); err != nil {
 				return nil, err
 			}
 		}

@@ -228,7 +228,7 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 		return nil, nil, nil, err
 	}
 	if r.Technique == "qlora" {
-		if _, err := m.W.Quantize(m.Config, "nf4", true); err != nil {
+		if _, err := m.W.Quantize(m.Config, "nf4", true, prec); err != nil {
 			closer()
 			return nil, nil, nil, err
 		}

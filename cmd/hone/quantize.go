@@ -46,7 +46,7 @@ blocks of 32. The folder records the format in config.json's quantization_config
 				out, in := m.W.LinearByName(name).Dims()
 				before += int64(out * in * 2)
 			}
-			after, err := m.W.Quantize(m.Config, format, double)
+			after, err := m.W.Quantize(m.Config, format, double, model.FP32)
 			if err != nil {
 				return err
 			}
