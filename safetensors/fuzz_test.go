@@ -1,0 +1,101 @@
+package safetensors
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"hone/tensor"
+)
+
+// FuzzHeader feeds arbitrary bytes to the reader as a whole safetensors
+// file. It must never panic; an error must name the file; a file it accepts
+// must yield tensors whose data matches their headers, and writing those
+// tensors again must give a file that reads back the same.
+func FuzzHeader(f *testing.F) {
+	dir := f.TempDir()
+	valid := filepath.Join(dir, "valid.safetensors")
+	err := Write(valid, []Named{
+		{"w", tensor.FromF32([]float32{1, 2, 3, 4}, 2, 2)},
+		{"b", tensor.New(tensor.BF16, 3)},
+		{"ids", tensor.New(tensor.I64, 2)},
+		{"s", tensor.New(tensor.U8)},
+	}, map[string]string{"format": "pt"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(valid)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)-3])
+	f.Add(b[:20])
+	f.Add([]byte{})
+	f.Add(rawFile(`{}`, 0))
+	f.Add(rawFile(`{"__metadata__":{"a":"b"}}`, 0))
+	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}}`, 24))
+	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}}`, 12))
+	f.Add(rawFile(`{"a":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]},"z":{"dtype":"F64","shape":[0,5],"data_offsets":[3,3]}}`, 3))
+	f.Add(rawFile(`{"a":{"dtype":"F4","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`, 4))
+	f.Add(rawFile(`{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}   `, 2))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sf, err := OpenBytes("fuzz.st", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.st: ") {
+				t.Errorf("error %q does not name the file", err)
+			}
+			return
+		}
+		var again []Named
+		var total int64
+		for _, name := range sf.Names() {
+			info, err := sf.Info(name)
+			if err != nil {
+				t.Fatalf("Info(%q) of a listed name: %v", name, err)
+			}
+			total += info.Bytes()
+			tt, err := sf.Tensor(name)
+			if err != nil {
+				if _, derr := info.TensorDType(); derr == nil {
+					t.Fatalf("Tensor(%q) of supported dtype %s: %v", name, info.DType, err)
+				}
+				continue
+			}
+			if tt.DType.String() != info.DType || !slices.Equal(tt.Shape, info.Shape) || int64(len(tt.Data)) != info.Bytes() || len(tt.Data) != tt.Numel()*tt.DType.Size() {
+				t.Fatalf("Tensor(%q) = %v with %d bytes, header says %+v", name, tt, len(tt.Data), info)
+			}
+			again = append(again, Named{name, tt})
+		}
+		if total != sf.DataBytes() {
+			t.Fatalf("tensors hold %d bytes, data section has %d", total, sf.DataBytes())
+		}
+		if len(again) != sf.Len() {
+			return // unsupported dtypes cannot be written back
+		}
+		hdr, order, err := encodeHeader(again, sf.Metadata())
+		if err != nil {
+			t.Fatalf("encodeHeader of tensors read back: %v", err)
+		}
+		out := slices.Clone(hdr)
+		for _, i := range order {
+			out = append(out, again[i].Tensor.Data...)
+		}
+		sf2, err := OpenBytes("again.st", out)
+		if err != nil {
+			t.Fatalf("re-encoded file does not open: %v", err)
+		}
+		if !slices.Equal(sf2.Names(), sf.Names()) || !equalMaps(sf2.Metadata(), sf.Metadata()) {
+			t.Fatalf("re-encoded file has names %q meta %v, want %q %v", sf2.Names(), sf2.Metadata(), sf.Names(), sf.Metadata())
+		}
+		for _, nt := range again {
+			t2, err := sf2.Tensor(nt.Name)
+			if err != nil || !bytes.Equal(t2.Data, nt.Tensor.Data) || !t2.SameShape(nt.Tensor) {
+				t.Fatalf("re-encoded tensor %q = %v, %v; want %v", nt.Name, t2, err, nt.Tensor)
+			}
+		}
+	})
+}
