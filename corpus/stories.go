@@ -73,6 +73,14 @@ func slots(r *rng) map[string]string {
 		"age": pick(r, []string{"five", "six", "seven", "eight", "nine", "ten"}),
 	}
 	v["atrait"] = article(v["trait"]) + " " + v["trait"]
+	// In a fixed order: every draw advances the stream.
+	for _, kv := range []struct {
+		k    string
+		list []string
+	}{{"tree", trees}, {"flower", flowers}, {"smell", smells}, {"move", moves}, {"adv", adverbs},
+		{"ground", grounds}, {"job", jobs}, {"noise", noises}, {"cloud", clouds}} {
+		v[kv.k] = pick(r, kv.list)
+	}
 	return v
 }
 
@@ -123,15 +131,36 @@ var endings = [][]string{
 	{"That was the day {N} stopped being afraid of the dark."},
 }
 
+// details are sentences that may follow any paragraph.
+var details = []string{
+	"The {place} was full of {flower} and tall {tree} trees.",
+	"{N} {move} {adv} across the {ground}.",
+	"A {job} waved at {O} from across the street.",
+	"The air smelled of {smell}.",
+	"{S^} could hear {noise} in the distance.",
+	"One cloud looked just like {cloud}.",
+	"{P^} shoes were wet, but {S} did not mind.",
+	"Somewhere, {aanimal} was watching.",
+	"The {job} had told {O} about this place once.",
+	"{F} {move} after {O}, laughing.",
+	"Time seemed to move {adv} that {time}.",
+	"{S^} picked a few {flower} for {P} {rel}.",
+	"The old {tree} tree creaked in the wind.",
+	"Far away, {noise} could be heard.",
+}
+
 // story builds general story number index of the stream seed.
 func story(seed uint64, index int) string {
 	r := newRNG(seed, "stories", index)
 	v := slots(r)
 	var paras []string
 	para := func(sents []string) {
-		out := make([]string, len(sents))
+		out := make([]string, len(sents), len(sents)+1)
 		for i, s := range sents {
 			out[i] = fill(s, v)
+		}
+		if r.chance(2, 5) {
+			out = append(out, fill(pick(r, details), v))
 		}
 		paras = append(paras, strings.Join(out, " "))
 	}

@@ -111,4 +111,13 @@ var (
 	traits    = []string{"kind", "brave", "clever", "shy", "funny", "gentle", "busy", "quiet", "friendly", "careful", "silly", "patient"}
 	sounds    = []string{"a loud bang", "a soft song", "a strange noise", "a tiny squeak", "a happy bark", "the ringing of a bell", "a splash", "a knock at the door"}
 	games     = []string{"hide and seek", "tag", "a guessing game", "catch", "a race", "a game of pretend"}
+	trees     = []string{"oak", "pine", "willow", "birch", "maple", "apple", "cherry", "olive", "palm", "chestnut"}
+	flowers   = []string{"roses", "tulips", "daisies", "sunflowers", "lilies", "poppies", "violets", "bluebells", "daffodils"}
+	smells    = []string{"fresh bread", "rain", "pine needles", "salt and seaweed", "warm soup", "cut grass", "smoke", "oranges", "wet earth"}
+	moves     = []string{"jumped", "skipped", "wandered", "hurried", "tiptoed", "danced", "raced", "strolled", "marched", "wobbled", "crept"}
+	adverbs   = []string{"slowly", "quickly", "carefully", "quietly", "bravely", "softly", "gently", "eagerly", "clumsily", "boldly"}
+	grounds   = []string{"grass", "sand", "bridge", "road", "field", "stones", "snow", "path", "hill", "yard"}
+	jobs      = []string{"baker", "farmer", "teacher", "doctor", "painter", "fisherman", "sailor", "gardener", "librarian", "postman", "carpenter", "shopkeeper"}
+	noises    = []string{"church bells", "a train", "children laughing", "the waves", "a dog barking", "thunder", "a flute", "the wind in the trees"}
+	clouds    = []string{"a sheep", "a dragon", "a ship", "a giant shoe", "a sleeping cat", "a castle", "a whale", "a teapot"}
 )
