@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"hone/tensor"
 )
@@ -112,6 +113,9 @@ func parseHeader(name string, buf []byte, fileSize int64) (*header, error) {
 	h := &header{dataStart: 8 + int64(n), infos: map[string]TensorInfo{}}
 	dataLen := fileSize - h.dataStart
 	js := buf[8 : 8+n]
+	if !utf8.Valid(js) {
+		return nil, fail("header is not valid UTF-8")
+	}
 	if t := bytes.TrimLeft(js, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, fail("header is not a JSON object")
 	}

@@ -152,6 +152,7 @@ func TestMalformed(t *testing.T) {
 		{"truncated JSON", rawFile(`{"a":{`, 0), "header is not valid JSON"},
 		{"bad JSON", rawFile(`{"a" 1}`, 0), "header is not valid JSON"},
 		{"not an object", rawFile(`[1,2]`, 0), "header is not a JSON object"},
+		{"invalid UTF-8", rawFile("{\"\xff\":{}}", 0), "header is not valid UTF-8"},
 		{"empty header", rawFile(``, 0), "header is not a JSON object"},
 		{"data after object", rawFile(`{} {}`, 0), "header has data after the JSON object"},
 		{"entry not object", rawFile(`{"a":3}`, 0), `tensor "a": entry is 3, not an object`},

@@ -1,0 +1,47 @@
+//go:build unix
+
+package safetensors
+
+import (
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+
+	"hone/tensor"
+)
+
+// TestMappedTensorIsReadOnly checks the documented contract: a tensor from
+// Open is a view of a read-only mapping, so writing to it faults instead of
+// silently changing a frozen weight (or the file).
+func TestMappedTensorIsReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.safetensors")
+	if err := Write(path, []Named{{"w", tensor.FromF32([]float32{1, 2, 3, 4}, 4)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := f.Tensor("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulted := func() (faulted bool) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() { faulted = recover() != nil }()
+		w.F32()[0] = 42
+		return false
+	}()
+	if !faulted {
+		t.Errorf("writing to a mapped tensor did not fault; want read-only memory")
+	}
+	if got := w.F32()[0]; got != 1 {
+		t.Errorf("mapped tensor w[0] = %v after the write attempt, want 1", got)
+	}
+	c := w.Clone()
+	c.F32()[0] = 42 // a clone is ordinary memory
+	if got := c.F32()[0]; got != 42 {
+		t.Errorf("clone w[0] = %v, want 42", got)
+	}
+}
