@@ -500,3 +500,35 @@ func BenchmarkTrain(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/train")
 	}
 }
+
+// FuzzTrain trains on arbitrary text: training never fails on it, the
+// result reparses from its own tokenizer.json with the same encodings, and
+// decoding gives the text back.
+func FuzzTrain(f *testing.F) {
+	for _, s := range append(roundTripTexts, "aaaa bbbb aaaa", "\xff\xfe invalid", "<|im_end|><|im_end|>x") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tk, err := Train(textsOf(s, strings.ToUpper(s), s+" "+s), TrainOptions{VocabSize: 320})
+		if err != nil {
+			t.Fatalf("Train(%q) = %v", s, err)
+		}
+		data, err := tk.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(data, "fuzz")
+		if err != nil {
+			t.Fatalf("Parse(MarshalJSON()) = %v", err)
+		}
+		ids := tk.Encode(s, true)
+		if got := back.Encode(s, true); !slices.Equal(got, ids) {
+			t.Errorf("Encode(%q) = %v after reparsing, want %v", s, got, ids)
+		}
+		if utf8.ValidString(s) {
+			if got := tk.Decode(tk.Encode(s, false), false); got != s {
+				t.Errorf("Decode(Encode(%q)) = %q", s, got)
+			}
+		}
+	})
+}

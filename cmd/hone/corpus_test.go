@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"hone/eval"
 	"hone/tokenizer"
 )
 
@@ -51,6 +52,11 @@ func TestQuickstartDataRegenerates(t *testing.T) {
 	if total > 2<<20 {
 		t.Errorf("quickstart data is %d bytes, want under 2 MiB", total)
 	}
+	// Every answer validates against the schema as hone eval reads it.
+	schema, err := eval.LoadSchema(filepath.Join(dir, "schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// No story is in two splits.
 	seen := map[string]string{}
 	for _, split := range []string{"train.jsonl", "valid.jsonl", "test.jsonl"} {
@@ -61,6 +67,9 @@ func TestQuickstartDataRegenerates(t *testing.T) {
 			}
 			if err := json.Unmarshal([]byte(line), &rec); err != nil || len(rec.Messages) != 3 {
 				t.Fatalf("%s line %d: %v (%d messages)", split, i+1, err, len(rec.Messages))
+			}
+			if err := schema.Validate(rec.Messages[2].Content); err != nil {
+				t.Errorf("%s line %d: answer %s does not validate: %v", split, i+1, rec.Messages[2].Content, err)
 			}
 			story := rec.Messages[1].Content
 			if prev, dup := seen[story]; dup {
