@@ -17,9 +17,11 @@ type QuantMatMuler interface {
 	MatMulQuant(c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool)
 }
 
-// quantTileRows bounds the rows of b dequantised at once by MatMulQuant's
-// fallback: a tile of 128 rows of a 4096-wide weight is 2 MiB of float32.
-const quantTileRows = 128
+// quantTileBytes bounds the dequantised tile of MatMulQuant's fallback:
+// large enough that the GEMM's packing of the other operand is amortised
+// over many rows, small next to the weight (a 2048 x 8192 projection is 32
+// MiB in bf16).
+const quantTileBytes = 8 << 20
 
 // MatMulQuant computes a·op(b) into c (or adds it, with acc) for a
 // quantised weight b, never holding more than a tile of b dequantised:
@@ -39,8 +41,9 @@ func MatMulQuant(e Engine, c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool) {
 		!tb && (a.Cols() != b.Rows || c.Rows() != m || c.Cols() != b.Cols) {
 		panic(fmt.Sprintf("compute.MatMulQuant: a %v, b [%d %d] (tb=%v), c %v do not fit", a, b.Rows, b.Cols, tb, c))
 	}
-	tile := min(quantTileRows, b.Rows)
-	wt := tensor.New(b.ComputeDType, tile, b.Cols)
+	tile := min(b.Rows, max(16, quantTileBytes/(b.Cols*b.ComputeDType.Size())))
+	wt := scratch(b.ComputeDType, tile, b.Cols)
+	defer release(wt)
 	weights := func(r0, r1 int) *tensor.Tensor {
 		w := wt.Slice(0, r1-r0)
 		dequantize(b, w, r0, r1)
@@ -48,7 +51,8 @@ func MatMulQuant(e Engine, c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool) {
 	}
 	if tb {
 		// c[:, r0:r1] = a · b[r0:r1]ᵀ, through a contiguous [m, rows] scratch
-		out := tensor.New(tensor.F32, m, tile)
+		out := scratch(tensor.F32, m, tile)
+		defer release(out)
 		cv, n := c.F32(), c.Cols()
 		for r0 := 0; r0 < b.Rows; r0 += tile {
 			r1 := min(r0+tile, b.Rows)
@@ -74,7 +78,9 @@ func MatMulQuant(e Engine, c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool) {
 		c.Zero()
 	}
 	av, k := a.F32(), a.Cols()
-	blk := make([]float32, m*tile)
+	bt := scratch(tensor.F32, m, tile)
+	defer release(bt)
+	blk := bt.F32()
 	for r0 := 0; r0 < b.Rows; r0 += tile {
 		r1 := min(r0+tile, b.Rows)
 		rows := r1 - r0
@@ -104,4 +110,25 @@ func dequantize(b *quant.Matrix, w *tensor.Tensor, r0, r1 int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// scratchPool recycles MatMulQuant's tiles, so that a training step does
+// not leave hundreds of megabytes of garbage for the collector.
+var scratchPool sync.Pool
+
+// scratch returns a tensor of the given dtype and shape, with storage from
+// the pool when a large enough buffer is there (its contents are garbage).
+func scratch(dt tensor.DType, rows, cols int) *tensor.Tensor {
+	need := rows * cols * dt.Size()
+	if p, ok := scratchPool.Get().(*[]byte); ok && cap(*p) >= need {
+		t, _ := tensor.FromBytes(dt, (*p)[:need], rows, cols)
+		return t
+	}
+	return tensor.New(dt, rows, cols)
+}
+
+// release returns a scratch tensor's storage to the pool.
+func release(t *tensor.Tensor) {
+	b := t.Data[:cap(t.Data)]
+	scratchPool.Put(&b)
 }

@@ -172,6 +172,9 @@ type Activations struct {
 	// scratch shared by forward and backward
 	A, out, dX, dH, dQ, dK, dV, dAtt, dA, dU *tensor.Tensor
 	dQRaw, dKRaw                             *tensor.Tensor
+
+	// the loss's chunk buffers, kept across steps
+	lossH, lossDH, lossLogits *tensor.Tensor
 }
 
 // NewActivations allocates the activation memory for B x T batches.
@@ -362,9 +365,12 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 	}
 	chunk := max(1, min(len(rows), lossChunkBytes/(4*c.Vocab)))
 	dt := m.ActType()
-	hc := tensor.New(dt, chunk, c.Hidden)
-	dhc := tensor.New(dt, chunk, c.Hidden)
-	logits := tensor.New(dt, chunk, c.Vocab)
+	if a.lossLogits == nil || a.lossLogits.Shape[0] < chunk {
+		a.lossH = tensor.New(dt, chunk, c.Hidden)
+		a.lossDH = tensor.New(dt, chunk, c.Hidden)
+		a.lossLogits = tensor.New(dt, chunk, c.Vocab)
+	}
+	hc, dhc, logits := a.lossH, a.lossDH, a.lossLogits
 	labels := make([]int32, chunk)
 	rb := c.Hidden * dt.Size()
 	var sum float64

@@ -34,6 +34,32 @@ func Load(dir string, prec Precision) (*Model, func() error, error) {
 	return New(c, w), st.Close, nil
 }
 
+// LoadQuantized is Load followed by quantising the decoder projections to
+// format (nf4 with double-quantised scales for QLoRA): the unquantised
+// projections are read once and their mapped pages released, so the
+// process holds only the quantised copies besides embeddings and norms.
+func LoadQuantized(dir string, prec Precision, format string) (*Model, func() error, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := safetensors.OpenModel(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := LoadWeights(c, st, prec)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if _, err := w.Quantize(c, format, format == "nf4", prec); err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	st.Release()
+	return New(c, w), st.Close, nil
+}
+
 // GenerationConfig is the part of generation_config.json hone uses.
 type GenerationConfig struct {
 	BOS int

@@ -223,15 +223,15 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 	if r.Technique == "full" {
 		prec = model.FP32 // master weights are trained in place
 	}
-	m, closer, err := model.Load(dir, prec)
+	load := model.Load
+	if r.Technique == "qlora" {
+		load = func(dir string, prec model.Precision) (*model.Model, func() error, error) {
+			return model.LoadQuantized(dir, prec, "nf4")
+		}
+	}
+	m, closer, err := load(dir, prec)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if r.Technique == "qlora" {
-		if _, err := m.W.Quantize(m.Config, "nf4", true, prec); err != nil {
-			closer()
-			return nil, nil, nil, err
-		}
 	}
 	return m, tok, closer, nil
 }
