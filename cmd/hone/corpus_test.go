@@ -97,7 +97,7 @@ func TestTokenizerTrainCommand(t *testing.T) {
 		t.Fatalf("hone corpus stories exited %d: %s", code, stderr)
 	}
 	out := filepath.Join(dir, "tok")
-	_, stderr, code := hone(t, "", "tokenizer", "train", "--input", data, "--input", filepath.Join("..", "..", "examples", "quickstart", "valid.jsonl"), "--vocab-size", "700", "--out", out)
+	_, stderr, code := hone(t, "", "tokenizer", "train", "--input", data, filepath.Join("..", "..", "examples", "quickstart", "valid.jsonl"), "--vocab-size", "700", "--out", out)
 	if code != 0 {
 		t.Fatalf("hone tokenizer train exited %d: %s", code, stderr)
 	}

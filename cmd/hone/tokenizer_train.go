@@ -37,10 +37,13 @@ template, into a new folder.
 
 Input files ending in .jsonl hold one JSON object per line, whose "text" (or
 the contents of its "messages") is one text; any other file is read one text
-per line. The vocabulary size counts the special tokens and the 256 byte
+per line; "--input a.jsonl b.txt", repeated --input and commas all give
+several files. The vocabulary size counts the special tokens and the 256 byte
 symbols. Special tokens take the first ids and are never merged with text.`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --input a.jsonl b.txt: the names after the first are arguments.
+			f.inputs = append(f.inputs, args...)
 			return runTokenizerTrain(cmd, &f)
 		},
 	}
