@@ -99,3 +99,40 @@ func FuzzHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndex feeds arbitrary bytes to the sharded-checkpoint reader as
+// model.safetensors.index.json, over a folder with two valid shards. It must
+// never panic, an error must name the index, and an accepted index must give
+// a set whose every name reads back.
+func FuzzIndex(f *testing.F) {
+	dir := f.TempDir()
+	w := tensor.New(tensor.F32, 2)
+	if err := Write(filepath.Join(dir, "s1.safetensors"), []Named{{"a", w}, {"b", w}}, nil); err != nil {
+		f.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "s2.safetensors"), []Named{{"c", w}}, nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"metadata":{"total_size":24},"weight_map":{"a":"s1.safetensors","b":"s1.safetensors","c":"s2.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"s2.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"../s1.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":"s3.safetensors"}}`))
+	f.Add([]byte(`{"weight_map":{"a":1}}`))
+	f.Add([]byte(`{"weight_map":`))
+	indexPath := filepath.Join(dir, IndexFile)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := openIndex(dir, indexPath, raw)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), indexPath+": ") {
+				t.Errorf("error %q does not name the index", err)
+			}
+			return
+		}
+		defer s.Close()
+		for _, name := range s.Names() {
+			if _, err := s.Tensor(name); err != nil {
+				t.Fatalf("Tensor(%q) of a listed name: %v", name, err)
+			}
+		}
+	})
+}

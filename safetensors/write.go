@@ -36,6 +36,9 @@ type Named struct {
 // layout keep every tensor aligned to its element size, so readers view the
 // data without copying. The order of tensors is therefore irrelevant, and so
 // is writing the same checkpoint twice: the bytes are identical.
+//
+// Replacing a file that is open is safe: on unix the open File keeps mapping
+// the old content until it is closed.
 func Write(path string, tensors []Named, metadata map[string]string) error {
 	hdr, order, err := encodeHeader(tensors, metadata)
 	if err != nil {
@@ -197,7 +200,7 @@ func writeAtomic(path string, fill func(*bufio.Writer) error) (err error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
