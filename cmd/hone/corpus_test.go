@@ -101,6 +101,9 @@ func TestTokenizerTrainCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("hone tokenizer train exited %d: %s", code, stderr)
 	}
+	if !strings.Contains(stderr, "on 550 texts") {
+		t.Errorf("hone tokenizer train said %q, want 550 texts (400 stories and 150 chats)", stderr)
+	}
 	tk, err := tokenizer.Load(out)
 	if err != nil {
 		t.Fatal(err)
