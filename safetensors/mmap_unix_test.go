@@ -5,6 +5,7 @@ package safetensors
 import (
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"testing"
 
 	"hone/tensor"
@@ -43,5 +44,29 @@ func TestMappedTensorIsReadOnly(t *testing.T) {
 	c.F32()[0] = 42 // a clone is ordinary memory
 	if got := c.F32()[0]; got != 42 {
 		t.Errorf("clone w[0] = %v, want 42", got)
+	}
+}
+
+// TestReleaseKeepsTensors checks that Release drops only residency: tensors
+// read before and after it hold the file's values.
+func TestReleaseKeepsTensors(t *testing.T) {
+	dir := t.TempDir()
+	want := []float32{1, -2, 3.5, 1e-3}
+	if err := Write(filepath.Join(dir, SingleFile), []Named{{"w", tensor.FromF32(want, 4)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Tensor("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.F32()[0] // fault the page in
+	s.Release()
+	if got := w.F32(); !slices.Equal(got, want) {
+		t.Errorf("after Release, w = %v, want %v", got, want)
 	}
 }

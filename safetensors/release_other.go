@@ -1,6 +1,7 @@
-//go:build !unix
+//go:build !linux
 
 package safetensors
 
-// Release does nothing where files are read into memory rather than mapped.
-func (s *Set) Release() {}
+// Release is a hint that the file's mapped pages are not needed for now
+// (see the Linux version); on this platform it does nothing.
+func (f *File) Release() {}

@@ -230,3 +230,11 @@ func (s *Set) describe() string {
 	}
 	return fmt.Sprintf("%s (%d shards)", filepath.Dir(s.files[0].path), len(s.files))
 }
+
+// Release hints that the mapped pages of every file of the set are not
+// needed for now (see File.Release). Tensors stay valid.
+func (s *Set) Release() {
+	for _, f := range s.files {
+		f.Release()
+	}
+}
