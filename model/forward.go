@@ -340,7 +340,7 @@ func (b *Batch) NumTargets() int {
 }
 
 // lossChunkBytes bounds the logits materialised at once by Loss.
-const lossChunkBytes = 16 << 20
+const lossChunkBytes = 64 << 20
 
 // Loss scores a.HF (from Forward) against the batch's shifted labels, as
 // transformers' causal-LM loss does, and returns the sum of the token losses

@@ -68,6 +68,33 @@ type operand struct {
 	t  bool
 }
 
+// colsFrom returns the operand that starts at column p0 of op(X).
+func (o operand) colsFrom(p0 int) operand {
+	off := p0
+	if o.t {
+		off = p0 * o.ld
+	}
+	return o.from(off)
+}
+
+// rowsFrom returns the operand that starts at row p0 of op(X).
+func (o operand) rowsFrom(p0 int) operand {
+	off := p0 * o.ld
+	if o.t {
+		off = p0
+	}
+	return o.from(off)
+}
+
+func (o operand) from(off int) operand {
+	if o.f != nil {
+		o.f = o.f[off:]
+	} else {
+		o.h = o.h[off:]
+	}
+	return o
+}
+
 // gemm computes C (m x n, row stride ldc) = op(A)·op(B), or adds it to C
 // when acc is set. op(A) is m x k and float32; op(B) is k x n, float32 or
 // bf16.
@@ -87,9 +114,25 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		e.gemv(m, n, k, a, b, c, ldc, acc)
 		return
 	}
+	if b.f != nil && n <= narrowCols && m >= 4*n {
+		e.narrow(m, n, k, a, b, c, ldc, acc)
+		return
+	}
+	mc := max(64, packABytes/4/k/64*64)
+	if m > mc && k > 2*kcBF16 {
+		// A long product (the LM head's backward, k the vocabulary) would
+		// be split into blocks of rows below, each packing all of op(B)
+		// again: split k instead, into parts that take every row at once,
+		// and accumulate them.
+		kk := max(kcBF16, packABytes/4/((m+63)/64*64)/kcBF16*kcBF16)
+		for p0 := 0; p0 < k; p0 += kk {
+			e.gemm(m, n, min(kk, k-p0), a.colsFrom(p0), b.rowsFrom(p0), c, ldc, acc || p0 > 0)
+		}
+		return
+	}
 	// Bound the packed copy of op(A): take the rows in blocks of about
 	// packABytes (b is then packed once per block).
-	if mc := max(64, packABytes/4/k/64*64); m > mc {
+	if m > mc {
 		for i0 := 0; i0 < m; i0 += mc {
 			ai := a
 			if a.t {
@@ -102,6 +145,35 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		return
 	}
 	e.packed(m, n, k, a, b, c, ldc, acc)
+}
+
+// narrowCols is the widest product that narrow handles.
+const narrowCols = 16
+
+// narrow is gemm for a float32 product with few columns and many rows, such
+// as LoRA's rank-r side (x·Aᵀ is n x r): packed as it is, every NR-wide
+// micro-tile would be mostly padding. Its transpose Cᵀ = op(B)ᵀ·op(A)ᵀ has
+// n rows instead, which fill an MR-row panel (or take the few-row path), so
+// narrow computes that into scratch and adds it into C transposed. No
+// operand is copied: transposing an operand only flips its layout flag.
+func (e *Engine) narrow(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {
+	ct := getBuf[float32](n * m)
+	defer putBuf(ct)
+	at := operand{f: b.f, ld: b.ld, t: !b.t}
+	bt := operand{f: a.f, ld: a.ld, t: !a.t}
+	e.gemm(n, m, k, at, bt, ct.s, m, false)
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if acc {
+			for j := range row {
+				row[j] += ct.s[j*m+i]
+			}
+		} else {
+			for j := range row {
+				row[j] = ct.s[j*m+i]
+			}
+		}
+	}
 }
 
 // packed is gemm by packing both operands (m, n, k > 0).
