@@ -67,7 +67,7 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		return nil, err
 	}
 	defer closeModel()
-	if err := man.AddInput(r.Model); err != nil {
+	if err := man.AddInput(r.Path(r.Model)); err != nil {
 		return nil, err
 	}
 
@@ -116,7 +116,7 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 			return nil, err
 		}
 		res.Model = filepath.Join(out, "model")
-		ckpt = &fullCheckpoint{m: m, params: params, best: res.Model, tokDir: r.Model}
+		ckpt = &fullCheckpoint{m: m, params: params, best: res.Model, tokDir: r.Path(r.Model)}
 		var n int64
 		for _, p := range params {
 			n += int64(p.Value.Numel())
