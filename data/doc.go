@@ -1,0 +1,36 @@
+// Package data turns dataset files into what the trainer consumes, and
+// checks them first.
+//
+// The stages, in the order a run goes through them:
+//
+//   - Reading (Reader): JSONL, JSON arrays and CSV, streamed row by row with
+//     the 1-based line on which each row starts, in five formats that are
+//     detected from the keys of the rows or named explicitly: Alpaca,
+//     prompt-completion, chat (OpenAI messages, with per-message weight and
+//     tool calls), ShareGPT and plain text. Every format becomes one
+//     normalised Example: a conversation of chat.Messages, or a text.
+//   - Checking (Checker): the dataset doctor. It reports every problem with
+//     its file, line and kind: structural ones from the reader, exact and
+//     near duplicates (MinHash over word shingles with LSH banding),
+//     conflicting answers to one prompt, train/validation overlap, examples
+//     over the context length or with nothing to train, and JSON targets
+//     that do not parse or do not satisfy a JSON Schema; and summary
+//     statistics of the rendered token lengths.
+//   - Rendering (Render): a conversation goes through a chat template
+//     (chat.Template) and the tokenizer; labels are the token ids where the
+//     model is trained (assistant turns, their end-of-turn marker included)
+//     and IgnoreIndex (-100) elsewhere, in the unshifted layout of
+//     transformers: the trainer shifts.
+//   - Preparing: Split (deterministic, near duplicates kept on one side),
+//     Mix (a general-purpose set at a given share), Shuffle, Pack (several
+//     examples per row with positions restarting and segment ids that keep
+//     attention inside each example), and binary shards with a manifest.
+//
+// Nothing here prints or exits; the command line (hone data) does.
+//
+// Why no library: Go has no dataset library for LLM fine-tuning (the
+// Python world's datasets/axolotl/LLaMA-Factory code paths have no Go
+// counterpart), and the pieces are small: encoding/json and encoding/csv
+// read the rows, MinHash is a hundred lines, and JSON Schema validation
+// comes from github.com/santhosh-tekuri/jsonschema/v6.
+package data

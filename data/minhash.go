@@ -1,0 +1,101 @@
+package data
+
+import "strings"
+
+// MinHash parameters: numHashes values per signature, cut into lshBands
+// bands of lshRows for locality-sensitive lookup. Two examples with word
+// 3-shingle Jaccard similarity s share at least one band with probability
+// 1-(1-s^4)^16: 0.9998 at s = 0.8, 0.64 at s = 0.5; candidates are then
+// kept only when the signatures estimate s at or above the threshold.
+const (
+	numHashes = 64
+	lshBands  = 16
+	lshRows   = numHashes / lshBands
+	shingleN  = 3
+	// minShingles is the fewest shingles for which similarity is judged:
+	// shorter examples are left to the exact duplicate check.
+	minShingles = 4
+)
+
+var (
+	// mhA and mhB are the multiply-shift hash functions' coefficients,
+	// fixed so that signatures are reproducible across runs.
+	mhA, mhB [numHashes]uint64
+)
+
+func init() {
+	x := uint64(0x9e3779b97f4a7c15)
+	next := func() uint64 { // splitmix64
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return z ^ (z >> 31)
+	}
+	for i := range mhA {
+		mhA[i] = next() | 1
+		mhB[i] = next()
+	}
+}
+
+// fnv64 hashes a string with FNV-1a; it is stable across runs (for
+// splits that must not change between runs).
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// signature computes the MinHash signature of the word 3-shingles of a
+// normalised text into sig, and reports whether the text has enough
+// shingles to be compared.
+func signature(norm string, sig *[numHashes]uint32) bool {
+	words := strings.Fields(norm)
+	for i := range sig {
+		sig[i] = ^uint32(0)
+	}
+	n := len(words) - shingleN + 1
+	if n < minShingles {
+		return false
+	}
+	var buf []byte
+	for i := 0; i < n; i++ {
+		buf = buf[:0]
+		for _, w := range words[i : i+shingleN] {
+			buf = append(buf, w...)
+			buf = append(buf, ' ')
+		}
+		x := fnv64(string(buf))
+		for k := range sig {
+			if v := uint32((mhA[k]*x + mhB[k]) >> 32); v < sig[k] {
+				sig[k] = v
+			}
+		}
+	}
+	return true
+}
+
+// bandKey hashes band b of a signature.
+func bandKey(sig *[numHashes]uint32, b int) uint64 {
+	h := uint64(b+1) * 0x9e3779b97f4a7c15
+	for _, v := range sig[b*lshRows : (b+1)*lshRows] {
+		h ^= uint64(v)
+		h *= 0x100000001b3
+		h ^= h >> 29
+	}
+	return h
+}
+
+// similarity estimates the Jaccard similarity of two signatures.
+func similarity(a, b []uint32) float64 {
+	same := 0
+	for i := range a {
+		if a[i] == b[i] {
+			same++
+		}
+	}
+	return float64(same) / float64(len(a))
+}
