@@ -1,0 +1,132 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"hone/compute"
+	"hone/tensor"
+)
+
+// BatchDecoder decodes one new token for each of several sequences at once,
+// each with its own cache and position: the projections and the MLP run as
+// one matrix product over all the sequences (the point of continuous
+// batching: the weights are read once per step, not once per sequence),
+// attention runs per sequence over its own cache. It keeps scratch buffers
+// between calls and is not safe for concurrent use.
+type BatchDecoder struct {
+	m       *Model
+	scratch map[int]*batchScratch
+}
+
+type batchScratch struct {
+	la      *layerActs
+	x, A, h *tensor.Tensor // [n, hidden], [n, inter], [n, hidden]
+	k, v    *tensor.Tensor // the new keys and values [n, kv*hd]
+	pos     []int32
+}
+
+// NewBatchDecoder returns a batch decoder for m.
+func (m *Model) NewBatchDecoder() *BatchDecoder {
+	return &BatchDecoder{m: m, scratch: map[int]*batchScratch{}}
+}
+
+// Decode runs token ids[i] through the model at the end of caches[i], for
+// every i, appends each one's keys and values to its cache and writes the
+// next-token logits of sequence i to row i of logits [len(ids), vocab].
+// The result equals Model.Decode of each sequence alone.
+func (d *BatchDecoder) Decode(e compute.Engine, caches []*Cache, ids []int32, logits *tensor.Tensor) error {
+	m := d.m
+	c := m.Config
+	n := len(ids)
+	if n == 0 || len(caches) != n {
+		return fmt.Errorf("batch decode: %d tokens for %d caches", n, len(caches))
+	}
+	if logits.Rows() != n || logits.Cols() != c.Vocab {
+		return fmt.Errorf("batch decode: logits are %v, want [%d %d]", logits.Shape, n, c.Vocab)
+	}
+	maxLen := 0
+	for i, kc := range caches {
+		if kc.Len+1 > kc.Capacity() {
+			return fmt.Errorf("batch decode: sequence %d: %d cached positions fill the cache", i, kc.Len)
+		}
+		if w := c.SlidingWindow; w > 0 && kc.Len+1 > w {
+			return fmt.Errorf("batch decode: sequence %d: %d positions exceed the sliding window of %d, which hone does not implement", i, kc.Len+1, w)
+		}
+		if id := ids[i]; id < 0 || int(id) >= c.Vocab {
+			return fmt.Errorf("batch decode: token id %d of sequence %d is outside the vocabulary of %d", id, i, c.Vocab)
+		}
+		for j := 0; j < i; j++ {
+			if caches[j] == kc {
+				return fmt.Errorf("batch decode: sequences %d and %d share a cache", j, i)
+			}
+		}
+		maxLen = max(maxLen, kc.Len+1)
+	}
+	sc := d.scratch[n]
+	if sc == nil {
+		dt := m.ActType()
+		sc = &batchScratch{la: newLayerActs(c, dt, 1, n), x: tensor.New(dt, n, c.Hidden),
+			A: tensor.New(dt, n, c.Intermediate), h: tensor.New(dt, n, c.Hidden),
+			k: tensor.New(dt, n, c.KVDim()), v: tensor.New(dt, n, c.KVDim()), pos: make([]int32, n)}
+		if len(d.scratch) >= 64 {
+			clear(d.scratch)
+		}
+		d.scratch[n] = sc
+	}
+	for i, kc := range caches {
+		sc.pos[i] = int32(kc.Len)
+	}
+	cos, sin := m.ropeTables(maxLen)
+	x := sc.x
+	e.Embed(x, m.W.Embed, ids)
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+	for l := range m.W.Layers {
+		sc.la.X = x
+		m.batchLayer(e, l, sc, x, caches, cos, sin, scale)
+	}
+	for _, kc := range caches {
+		kc.Len++
+	}
+	e.RMSNorm(sc.h, x, m.W.Norm, float32(c.RMSEps), nil)
+	e.MatMul(logits, sc.h, m.W.LMHead, false, true, false)
+	return nil
+}
+
+// batchLayer is layerForward with per-sequence keys, values and attention.
+func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.Tensor, caches []*Cache, cos, sin *tensor.Tensor, scale float32) {
+	c := m.Config
+	L := &m.W.Layers[l]
+	la := sc.la
+	eps := float32(c.RMSEps)
+	n := x.Rows()
+	e.RMSNorm(la.H1, x, L.AttnNorm, eps, la.Rstd1)
+	if c.QKNorm {
+		L.Q.Forward(e, la.QRaw, la.H1, false)
+		L.K.Forward(e, la.KRaw, la.H1, false)
+		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, la.RstdQ)
+		e.RMSNorm(sc.k.Reshape(n*c.KVHeads, c.HeadDim), la.KRaw.Reshape(n*c.KVHeads, c.HeadDim), L.KNorm, eps, la.RstdK)
+	} else {
+		L.Q.Forward(e, la.Q, la.H1, false)
+		L.K.Forward(e, sc.k, la.H1, false)
+	}
+	L.V.Forward(e, sc.v, la.H1, false)
+	e.RoPE(la.Q, sc.pos, c.Heads, cos, sin)
+	e.RoPE(sc.k, sc.pos, c.KVHeads, cos, sin)
+	for i, kc := range caches {
+		p := kc.Len
+		copy(kc.K[l].Slice(p, p+1).Data, sc.k.Slice(i, i+1).Data)
+		copy(kc.V[l].Slice(p, p+1).Data, sc.v.Slice(i, i+1).Data)
+		s := compute.AttnShape{Batch: 1, Tq: 1, Tk: p + 1, QOffset: p,
+			Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: scale}
+		e.Attention(la.Att.Slice(i, i+1), la.Q.Slice(i, i+1), kc.K[l].Slice(0, p+1), kc.V[l].Slice(0, p+1), nil, s)
+	}
+	L.O.Forward(e, la.X2, la.Att, false)
+	e.Add(la.X2, la.X2, x)
+	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, la.Rstd2)
+	L.Gate.Forward(e, la.G, la.H2, false)
+	L.Up.Forward(e, la.U, la.H2, false)
+	e.SwiGLU(sc.A, la.G, la.U)
+	L.Down.Forward(e, x, sc.A, false)
+	e.Add(x, x, la.X2)
+}
