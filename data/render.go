@@ -273,9 +273,9 @@ func DefaultTemplate(f Format) string {
 	return "chatml"
 }
 
-// PadID chooses the id that pads batches: the tokenizer's pad token when
-// it names one that is not an end-of-turn marker, else an unused special
-// token, else EOS. Padding is masked by position (its labels are
+// PadID chooses the id that pads batches: the tokenizer's pad token (pad)
+// when it is not an end-of-turn marker, else a usual pad or unknown token,
+// else a reserved special token, else EOS. Padding is masked by position (its labels are
 // IgnoreIndex), never by id, so a pad that equals EOS still cannot hide a
 // trained EOS; choosing a distinct id keeps the two apart in the data as
 // well.
@@ -299,6 +299,13 @@ func PadID(tok *tokenizer.Tokenizer, pad string, endOfTurn []string) int32 {
 		}
 		if id, ok := tok.TokenID(name); ok {
 			return id
+		}
+	}
+	// A special token reserved for later use (Llama 3's
+	// <|reserved_special_token_N|>), never seen in text.
+	for _, a := range tok.AddedTokens() {
+		if a.Special && strings.Contains(a.Content, "reserved") && !eot[a.Content] {
+			return a.ID
 		}
 	}
 	if hasEOS {
