@@ -30,7 +30,7 @@ type CheckOptions struct {
 	ExpectJSON bool
 	Schema     *Schema
 	// NearDuplicate is the estimated Jaccard similarity of word 3-shingles
-	// at which two examples are near duplicates: 0 means 0.8, a negative
+	// at which two examples are near duplicates: 0 means 0.7, a negative
 	// value turns the check off.
 	NearDuplicate float64
 	// Workers render in parallel; 0 means GOMAXPROCS.
@@ -79,7 +79,7 @@ type Checker struct {
 	files  []string
 
 	refs     []ref
-	sigs     []uint32 // numHashes per ref
+	sigs     []uint16 // numHashes per ref (see short)
 	exact    map[uint64]int32
 	prompts  map[uint64]promptRef
 	bands    [lshBands]map[uint64]int32
@@ -107,7 +107,7 @@ func NewChecker(opts CheckOptions) *Checker {
 	}
 	c.nearDupT = opts.NearDuplicate
 	if c.nearDupT == 0 {
-		c.nearDupT = 0.8
+		c.nearDupT = 0.7
 	}
 	if c.opts.Workers <= 0 {
 		c.opts.Workers = runtime.GOMAXPROCS(0)
@@ -280,21 +280,14 @@ func (c *Checker) analyseOne(a *analysis) {
 	if c.nearDupT > 0 {
 		a.hasSig = signature(full, &a.sig)
 	}
-	// JSON targets.
-	if (c.opts.ExpectJSON || c.opts.Schema != nil) && !ex.IsText() {
-		for i, m := range ex.Messages {
-			if m.Role != "assistant" || !ex.Weights[i] || (len(m.ToolCalls) > 0 && m.Text() == "") {
-				continue
-			}
-			if kind, msg := checkJSON(m.Text(), c.opts.Schema); kind != "" {
-				if n := countAssistant(ex); n > 1 {
-					msg = fmt.Sprintf("assistant turn %d of %d: %s", assistantIndex(ex, i), n, msg)
-				}
-				add(kind, msg)
-				break
+	defer func() {
+		for _, p := range a.probs {
+			if p.Kind == KindRender || p.Kind == KindUntrained {
+				return // the target as rendered is unknown
 			}
 		}
-	}
+		c.checkTargets(a, add)
+	}()
 	// Rendering.
 	if c.opts.Template == nil || c.opts.Tokenizer == nil {
 		return
@@ -319,6 +312,26 @@ func (c *Checker) analyseOne(a *analysis) {
 		return
 	}
 	a.tokens, a.trained = len(ids), trained
+}
+
+// checkTargets checks that trained assistant turns are JSON (and satisfy
+// the schema) when that is expected.
+func (c *Checker) checkTargets(a *analysis, add func(Kind, string)) {
+	ex := a.ex
+	if (c.opts.ExpectJSON || c.opts.Schema != nil) && !ex.IsText() {
+		for i, m := range ex.Messages {
+			if m.Role != "assistant" || !ex.Weights[i] || (len(m.ToolCalls) > 0 && m.Text() == "") {
+				continue
+			}
+			if kind, msg := checkJSON(m.Text(), c.opts.Schema); kind != "" {
+				if n := countAssistant(ex); n > 1 {
+					msg = fmt.Sprintf("assistant turn %d of %d: %s", assistantIndex(ex, i), n, msg)
+				}
+				add(kind, msg)
+				return
+			}
+		}
+	}
 }
 
 func countAssistant(ex *Example) int {
@@ -366,7 +379,7 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 	}
 	idx := int32(len(c.refs))
 	c.refs = append(c.refs, self)
-	c.sigs = append(c.sigs, a.sig[:]...)
+	c.sigs = short(&a.sig, c.sigs)
 	found := false
 	if o, ok := c.exact[a.full]; ok {
 		pair(KindDuplicate, o, "the same example (after normalisation) as")
@@ -394,7 +407,7 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 			if o == best {
 				continue
 			}
-			if s := similarity(a.sig[:], c.sigs[int(o)*numHashes:int(o+1)*numHashes]); s > bestSim {
+			if s := similarity(c.sigs[int(idx)*numHashes:int(idx+1)*numHashes], c.sigs[int(o)*numHashes:int(o+1)*numHashes]); s > bestSim {
 				best, bestSim = o, s
 			}
 		}

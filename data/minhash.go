@@ -5,11 +5,12 @@ import "strings"
 // MinHash parameters: numHashes values per signature, cut into lshBands
 // bands of lshRows for locality-sensitive lookup. Two examples with word
 // 3-shingle Jaccard similarity s share at least one band with probability
-// 1-(1-s^4)^16: 0.9998 at s = 0.8, 0.64 at s = 0.5; candidates are then
-// kept only when the signatures estimate s at or above the threshold.
+// 1-(1-s^4)^32: 0.9998 at s = 0.7, 0.87 at s = 0.5; candidates are then
+// kept only when the signatures estimate s (standard error about 0.04) at
+// or above the threshold.
 const (
-	numHashes = 64
-	lshBands  = 16
+	numHashes = 128
+	lshBands  = 32
 	lshRows   = numHashes / lshBands
 	shingleN  = 3
 	// minShingles is the fewest shingles for which similarity is judged:
@@ -89,8 +90,18 @@ func bandKey(sig *[numHashes]uint32, b int) uint64 {
 	return h
 }
 
+// short keeps the top 16 bits of each signature value: what the index
+// stores to compare candidates (a chance collision, 1 in 65536, barely
+// moves the estimate).
+func short(sig *[numHashes]uint32, dst []uint16) []uint16 {
+	for _, v := range sig {
+		dst = append(dst, uint16(v>>16))
+	}
+	return dst
+}
+
 // similarity estimates the Jaccard similarity of two signatures.
-func similarity(a, b []uint32) float64 {
+func similarity[T uint16 | uint32](a, b []T) float64 {
 	same := 0
 	for i := range a {
 		if a[i] == b[i] {

@@ -55,7 +55,7 @@ func checkJSON(text string, schema *Schema) (Kind, string) {
 	if err := dec.Decode(&probe); err != nil {
 		return KindInvalidJSON, "the target is not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 	}
-	if _, err := dec.Token(); err == nil {
+	if strings.TrimSpace(text[dec.InputOffset():]) != "" {
 		return KindInvalidJSON, "the target has text after its JSON value"
 	}
 	if schema == nil {
