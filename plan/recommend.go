@@ -21,7 +21,14 @@ type Request struct {
 	Rank    int
 	Targets []string
 	Dropout float64
+	// Headroom is the fraction of Memory kept free for what the estimate
+	// does not see (allocator fragmentation, other processes): a setup fits
+	// when its peak is at most Memory·(1-Headroom).
+	Headroom float64
 }
+
+// usable is the memory a setup may take.
+func (r Request) usable() int64 { return int64(float64(r.Memory) * (1 - r.Headroom)) }
 
 // Validate checks the request's numbers.
 func (r Request) Validate() error {
@@ -30,6 +37,9 @@ func (r Request) Validate() error {
 	}
 	if r.Memory < 0 || r.EpochTokens < 0 {
 		return errors.New("memory and tokens must not be negative")
+	}
+	if r.Headroom < 0 || r.Headroom >= 1 {
+		return fmt.Errorf("headroom %v: want 0 <= headroom < 1", r.Headroom)
 	}
 	if r.Profile.FLOPS <= 0 {
 		return errors.New("profile FLOPS must be positive")
@@ -148,7 +158,7 @@ func bestSetup(sh Shape, r Request, t Technique) Estimate {
 			if t == Full {
 				s.Rank, s.Targets, s.Dropout = 0, nil, 0
 			}
-			last = Evaluate(sh, r.Profile, s, r.EpochTokens, r.Memory)
+			last = Evaluate(sh, r.Profile, s, r.EpochTokens, r.usable())
 			if last.Fits {
 				return last
 			}

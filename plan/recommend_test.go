@@ -196,6 +196,7 @@ func TestRequestValidate(t *testing.T) {
 		func(r *Request) { r.Dropout = 1 },
 		func(r *Request) { r.Profile.FLOPS = 0 },
 		func(r *Request) { r.Memory = -5 },
+		func(r *Request) { r.Headroom = 1 },
 	}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("Validate(ok) = %v", err)
@@ -205,6 +206,21 @@ func TestRequestValidate(t *testing.T) {
 		f(&r)
 		if err := r.Validate(); err == nil {
 			t.Errorf("case %d: Validate(%+v) = nil, want an error", i, r)
+		}
+	}
+}
+
+func TestHeadroom(t *testing.T) {
+	sh := mustShape(t, "llama-2-7b", llama2_7B)
+	p := Torch(1e14)
+	peak := EstimateMemory(sh, p, Setup{Technique: QLoRA, Seq: 2048, MicroBatch: 8, Accum: 1, Rank: 16, Targets: []string{"all-linear"}}).Peak()
+	for _, c := range []struct {
+		headroom float64
+		mb       int
+	}{{0, 8}, {0.05, 4}} {
+		r := Request{Profile: p, Memory: peak, Seq: 2048, Batch: 8, Rank: 16, Targets: []string{"all-linear"}, Headroom: c.headroom}
+		if e := bestSetup(sh, r, QLoRA); e.Setup.MicroBatch != c.mb {
+			t.Errorf("bestSetup(budget = peak at mb 8, headroom %v) = mb %d, want %d", c.headroom, e.Setup.MicroBatch, c.mb)
 		}
 	}
 }
