@@ -78,7 +78,7 @@ type Checker struct {
 	train  statsAcc
 	files  []string
 
-	refs     []ref
+	refs     []rowRef
 	sigs     []uint16 // numHashes per ref (see short)
 	exact    map[uint64]int32
 	prompts  map[uint64]promptRef
@@ -86,8 +86,8 @@ type Checker struct {
 	nearDupT float64
 }
 
-// ref locates an indexed example.
-type ref struct {
+// rowRef locates an indexed example.
+type rowRef struct {
 	file, line int32
 	val        bool
 }
@@ -366,7 +366,7 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 	if a.ex == nil {
 		return
 	}
-	self := ref{file: fi, line: int32(a.line), val: val}
+	self := rowRef{file: fi, line: int32(a.line), val: val}
 	pair := func(kind Kind, other int32, msg string) {
 		o := c.refs[other]
 		if val && !o.val {

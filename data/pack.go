@@ -19,6 +19,17 @@ type Sequence struct {
 // Len returns the number of tokens.
 func (s *Sequence) Len() int { return len(s.IDs) }
 
+// Trained counts the trained tokens of a sequence.
+func (s *Sequence) Trained() int {
+	n := 0
+	for _, l := range s.Labels {
+		if l != IgnoreIndex {
+			n++
+		}
+	}
+	return n
+}
+
 // Pack puts sequences into rows of at most maxLen tokens, first fit by
 // decreasing length (ties in input order), which leaves little room
 // unused. Each sequence keeps its tokens and labels; its positions start
