@@ -47,7 +47,7 @@ type FileReport struct {
 	Container  Container `json:"container,omitempty"`
 	Format     Format    `json:"format,omitempty"`
 	Rows       int       `json:"rows"`
-	// Examples counts the rows that were read into examples.
+	// Examples counts the examples that read, render and fit.
 	Examples int `json:"examples"`
 	// Problems counts the problems of this file.
 	Problems int `json:"problems"`
@@ -367,14 +367,15 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 		return
 	}
 	self := rowRef{file: fi, line: int32(a.line), val: val}
-	pair := func(kind Kind, other int32, msg string) {
+	pair := func(kind Kind, other int32, what string) {
 		o := c.refs[other]
+		loc := fmt.Sprintf("%s:%d", c.files[o.file], o.line)
+		msg := what + " as " + loc
 		if val && !o.val {
 			kind = KindOverlap
-			msg = "validation example " + msg + " in the training data"
+			msg = "the validation example is in the training data: " + msg
 		}
-		a.probs = append(a.probs, Problem{File: a.ex.File, Line: a.line, Kind: kind,
-			Message:   fmt.Sprintf("%s at %s:%d", msg, c.files[o.file], o.line),
+		a.probs = append(a.probs, Problem{File: a.ex.File, Line: a.line, Kind: kind, Message: msg,
 			OtherFile: c.files[o.file], OtherLine: int(o.line)})
 	}
 	idx := int32(len(c.refs))
@@ -382,14 +383,14 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 	c.sigs = short(&a.sig, c.sigs)
 	found := false
 	if o, ok := c.exact[a.full]; ok {
-		pair(KindDuplicate, o, "the same example (after normalisation) as")
+		pair(KindDuplicate, o, "the same example (after normalisation)")
 		found = true
 	} else {
 		c.exact[a.full] = idx
 	}
 	if !found && a.hasPrompt {
 		if p, ok := c.prompts[a.prompt]; ok && p.answer != a.answer {
-			pair(KindConflict, p.ref, "the same prompt with a different answer as")
+			pair(KindConflict, p.ref, "the same prompt with a different answer")
 			found = true
 		} else if !ok {
 			c.prompts[a.prompt] = promptRef{ref: idx, answer: a.answer}
@@ -412,7 +413,7 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 			}
 		}
 		if !found && best >= 0 && bestSim >= c.nearDupT {
-			pair(KindNearDuplicate, best, fmt.Sprintf("nearly the same example (estimated similarity %.2f) as", bestSim))
+			pair(KindNearDuplicate, best, fmt.Sprintf("nearly the same example (estimated similarity %.2f)", bestSim))
 		}
 	}
 	if a.tokens >= 0 || !acc.tokenized {

@@ -516,3 +516,21 @@ func (g *guard) lineAt(off int64) int {
 	k := sort.Search(len(g.nls), func(i int) bool { return g.nls[i] >= off })
 	return g.pruned + k + 1
 }
+
+// DetectFormat reads the start of a file until a row reveals its format
+// (at most 1000 rows); FormatAuto when none does.
+func DetectFormat(path string, opts ReadOptions) (Format, error) {
+	r, err := Open(path, opts)
+	if err != nil {
+		return FormatAuto, err
+	}
+	defer r.Close()
+	for i := 0; i < 1000 && r.Format() == FormatAuto; i++ {
+		if _, _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			return FormatAuto, err
+		}
+	}
+	return r.Format(), nil
+}

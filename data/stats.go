@@ -51,7 +51,8 @@ type Stats struct {
 	// Tokenized is false when no tokenizer was given: then only Examples
 	// is filled in.
 	Tokenized bool `json:"tokenized"`
-	// Examples counts the examples without problems.
+	// Examples counts the examples that read, render and fit (duplicates
+	// included: they train too).
 	Examples int `json:"examples"`
 	// Tokens and TrainedTokens count all tokens and the trained ones;
 	// TrainedShare is their ratio.
