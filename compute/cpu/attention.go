@@ -119,6 +119,48 @@ func (a *attnPlan) packRows(dst, x []float32, b, h, i0 int) {
 	packAF32(dst, op, s.Tq, a.kern.mr, i0, 0, a.hd, a.tr8)
 }
 
+// attendFew is Attention for a few queries per sequence (decoding): one
+// task per (sequence, head) scores the queries against the keys in place
+// (no packing: each key is read once per query), takes an exact softmax and
+// sums the value rows. lv, when not nil, receives the log-sum-exps.
+func (e *Engine) attendFew(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
+	fast := e.kern.vec
+	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	work := func(t int) {
+		b, h := t/s.Heads, t%s.Heads
+		g := h / group
+		sc := make([]float32, s.QOffset+s.Tq)
+		kb := kv[b*s.Tk*ldk+g*hd:]
+		vb := vv[b*s.Tk*ldk+g*hd:]
+		for i := 0; i < s.Tq; i++ {
+			row := (b*s.Tq + i) * ldq
+			qi, oi := qv[row+h*hd:][:hd], o[row+h*hd:][:hd]
+			n := min(s.Tk, s.QOffset+i+1) // keys visible to query i
+			p := sc[:n]
+			dots(fast, p, qi, kb, ldk)
+			m := vmax(fast, p) * s.Scale
+			l := vexp(fast, p, p, s.Scale, m)
+			clear(oi)
+			accRows(fast, oi, p, vb, ldk)
+			inv := float32(1 / l)
+			for d := range oi {
+				oi[d] *= inv
+			}
+			if lv != nil {
+				lv[(b*s.Heads+h)*s.Tq+i] = m + float32(math.Log(l))
+			}
+		}
+	}
+	tasks := s.Batch * s.Heads
+	if 4*tasks*s.Tq*s.Tk*hd < parallelFlops {
+		for t := range tasks {
+			work(t)
+		}
+		return
+	}
+	e.pool.run(tasks, work)
+}
+
 // Attention computes causal grouped-query attention with tiled online
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
 func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
@@ -131,6 +173,10 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		need(len(lv) == s.Batch*s.Heads*s.Tq, op, "lse %v is not [%d, %d, %d]", lse, s.Batch, s.Heads, s.Tq)
 	}
 	if s.Batch == 0 || s.Tq == 0 {
+		return
+	}
+	if s.Tq <= gemvRows && s.Seg == nil {
+		e.attendFew(o, lv, q.F32(), k.F32(), v.F32(), s)
 		return
 	}
 	a := e.newAttnPlan(s, q, k, v, false)

@@ -22,6 +22,10 @@ func TestAttention(t *testing.T) {
 		{Batch: 2, Tq: 130, Tk: 130, Heads: 2, KVHeads: 1, HeadDim: 48, Seg: []int32{}},
 		{Batch: 1, Tq: 20, Tk: 300, QOffset: 280, Heads: 2, KVHeads: 1, HeadDim: 32},
 		{Batch: 1, Tq: 100, Tk: 100, Heads: 4, KVHeads: 1, HeadDim: 20},
+		// decoding: a few queries after cached keys, scored in place
+		{Batch: 2, Tq: 1, Tk: 77, QOffset: 76, Heads: 6, KVHeads: 2, HeadDim: 64},
+		{Batch: 1, Tq: 3, Tk: 40, QOffset: 37, Heads: 4, KVHeads: 4, HeadDim: 20},
+		{Batch: 2, Tq: 4, Tk: 4, Heads: 2, KVHeads: 1, HeadDim: 16},
 	}
 	for _, e := range fastEngines(t) {
 		for _, s := range cases {

@@ -225,7 +225,10 @@ func (e *Engine) gemv(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 	}
 	tasks := 1
 	if 2*m*n*k >= parallelFlops && e.threads > 1 {
-		tasks = max(1, min((n+255)/256, 4*e.threads))
+		// small shares (of at least 64 columns), so that a thread that the
+		// operating system takes away mid-product holds up little of it:
+		// the others take the rest of the shares
+		tasks = max(1, min(8*e.threads, n/64))
 	}
 	bound := func(t int) int {
 		if t == tasks {

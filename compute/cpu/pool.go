@@ -1,16 +1,33 @@
 package cpu
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // pool is a persistent set of worker goroutines. A call to run hands its
 // tasks out through a shared counter, so that the caller and every worker
 // that joins take the next task until none is left; a worker busy
 // elsewhere simply joins late or not at all.
+//
+// A worker that finishes a job spins for spinTime watching for the next one
+// before it parks on the channel: the ops of a decoding step come a few
+// microseconds apart, and waking a parked goroutine costs about as much as
+// a small op itself.
 type pool struct {
 	workers int // goroutines besides the caller
 	jobs    chan *job
 	quit    chan struct{}
+	// latest is the newest job, which spinning workers watch; spinning
+	// counts them, so that run sends the job only to as many parked
+	// workers as it needs.
+	latest   atomic.Pointer[job]
+	spinning atomic.Int32
 }
+
+// spinTime is how long an idle worker watches for a new job before it
+// parks.
+const spinTime = 50 * time.Microsecond
 
 // job is one call to run.
 type job struct {
@@ -32,12 +49,34 @@ func newPool(threads int) *pool {
 }
 
 func (p *pool) loop() {
+	var seen *job
 	for {
 		select {
 		case j := <-p.jobs:
 			j.work()
+			seen = j
 		case <-p.quit:
 			return
+		}
+		seen = p.spin(seen)
+	}
+}
+
+// spin runs every new job published in latest until none has come for
+// spinTime, and returns the last one it saw.
+func (p *pool) spin(seen *job) *job {
+	p.spinning.Add(1)
+	defer p.spinning.Add(-1)
+	start := time.Now()
+	for i := 1; ; i++ {
+		if j := p.latest.Load(); j != seen {
+			j.work()
+			seen = j
+			start = time.Now()
+			continue
+		}
+		if i%64 == 0 && time.Since(start) > spinTime {
+			return seen
 		}
 	}
 }
@@ -81,7 +120,8 @@ func (p *pool) run(tasks int, f func(int)) {
 	}
 	j := &job{f: f, fin: make(chan struct{})}
 	j.n.Store(int64(tasks))
-	for i := 0; i < min(p.workers, tasks-1); i++ {
+	p.latest.Store(j)
+	for i := int(p.spinning.Load()); i < min(p.workers, tasks-1); i++ {
 		select {
 		case p.jobs <- j:
 		default: // every worker is busy and the queue full: do it ourselves
