@@ -8,6 +8,20 @@ import (
 	"sync"
 )
 
+// Constrained decoding. A compiled Schema is a graph of nodes; the
+// automaton is a pushdown machine over bytes whose stack holds one frame per
+// open value (object, array, string, number, literal), so that it follows
+// JSON and the schema byte by byte, UTF-8, escapes and surrogate pairs
+// included, and is built so that every live state can still be completed
+// (no dead ends: a comma only when another member may follow, a quote only
+// when minLength is met, ...). A token is allowed when the automaton accepts
+// all of its bytes; the tokens are arranged in a trie of their bytes, so
+// one walk of the trie, pruned where the automaton dies, finds every allowed
+// token, and the resulting mask is cached per state. No Go library does
+// token-level constrained decoding (llama.cpp's grammars and outlines'
+// regex indexes are the peers); the JSON Schema subset is OpenAI's
+// structured-outputs subset plus length and item bounds.
+
 // maxGapWhitespace bounds the whitespace between two JSON tokens (enough
 // for pretty-printed output, and a sampled run of blanks cannot go on
 // forever).
