@@ -173,44 +173,67 @@ func (c *Checker) check(r *Reader, name string, validation bool) (*FileReport, e
 	c.files = append(c.files, name)
 	var acc statsAcc
 	acc.tokenized = c.train.tokenized
-	first := len(c.report.Problems)
-	chunk := make([]analysis, 0, chunkRows)
-	flush := func() {
-		c.analyse(chunk)
-		for i := range chunk {
-			c.index(fi, validation, &chunk[i], &acc)
-		}
-		chunk = chunk[:0]
-		if c.opts.Progress != nil {
-			c.opts.Progress(name, r.Rows())
-		}
+	first, firstRef := len(c.report.Problems), int32(len(c.refs))
+	// A goroutine reads chunks of rows while the workers analyse the
+	// chunk before; the rows are indexed in file order.
+	type readChunk struct {
+		rows []analysis
+		err  error
 	}
-	for {
-		ex, probs, err := r.Next()
-		if err == io.EOF {
-			break
+	chunks := make(chan readChunk, 2)
+	stop := make(chan struct{})
+	go func() {
+		defer close(chunks)
+		for {
+			rc := readChunk{rows: make([]analysis, 0, chunkRows)}
+			for len(rc.rows) < chunkRows {
+				ex, probs, err := r.Next()
+				if err != nil {
+					if err != io.EOF {
+						rc.err = err
+					}
+					break
+				}
+				a := analysis{ex: ex, probs: probs, tokens: -1}
+				if ex != nil {
+					a.line = ex.Line
+				}
+				rc.rows = append(rc.rows, a)
+			}
+			select {
+			case chunks <- rc:
+			case <-stop:
+				return
+			}
+			if rc.err != nil || len(rc.rows) < chunkRows {
+				return
+			}
 		}
-		if err != nil {
+	}()
+	defer close(stop)
+	rows := 0
+	for rc := range chunks {
+		c.analyse(rc.rows)
+		for i := range rc.rows {
+			c.index(fi, validation, &rc.rows[i], &acc)
+		}
+		rows += len(rc.rows)
+		if c.opts.Progress != nil {
+			c.opts.Progress(name, rows)
+		}
+		if err := rc.err; err != nil {
 			var ue *UnusableError
 			if errors.As(err, &ue) {
 				// Whatever was found before the file turned out to be
 				// unusable is dropped with it.
 				c.report.Problems = c.report.Problems[:first]
+				c.forget(firstRef)
 				fr.Rows = r.Rows()
 				return c.unusable(fr, ue), nil
 			}
 			return nil, err
 		}
-		a := analysis{ex: ex, probs: probs, tokens: -1}
-		if ex != nil {
-			a.line = ex.Line
-		}
-		chunk = append(chunk, a)
-		if len(chunk) == chunkRows {
-			flush()
-		}
 	}
-	flush()
 	fr.Rows, fr.Format = r.Rows(), r.Format()
 	fr.Problems = len(c.report.Problems) - first
 	sort.SliceStable(c.report.Problems[first:], func(i, j int) bool {
@@ -427,6 +450,34 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 		if !hasRenderProblem {
 			acc.add(a.tokens, a.trained)
 		}
+	}
+}
+
+// forget removes the examples indexed from ref first on, those of a file
+// that turned out unusable, so that no later row is compared with them.
+func (c *Checker) forget(first int32) {
+	for k, v := range c.exact {
+		if v >= first {
+			delete(c.exact, k)
+		}
+	}
+	for k, v := range c.prompts {
+		if v.ref >= first {
+			delete(c.prompts, k)
+		}
+	}
+	for _, m := range c.bands {
+		for k, v := range m {
+			if v >= first {
+				delete(m, k)
+			}
+		}
+	}
+	c.refs = c.refs[:first]
+	c.sigs = c.sigs[:int(first)*numHashes]
+	c.report.Kinds = map[Kind]int{}
+	for _, p := range c.report.Problems {
+		c.report.Kinds[p.Kind]++
 	}
 }
 

@@ -137,13 +137,27 @@ func TestCheckExpectJSON(t *testing.T) {
 
 func TestCheckUnusableFile(t *testing.T) {
 	c := NewChecker(CheckOptions{})
-	fr, err := c.CheckReader(strings.NewReader("{\"text\":\"a\"}\n\x00\x00binary"), "b.jsonl", false)
+	// Rows first (more than the reader buffers at once), binary after.
+	var b strings.Builder
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, "{\"text\":\"row number %d of the file\"}\n", i)
+	}
+	b.WriteString("\x00\x00binary")
+	fr, err := c.CheckReader(strings.NewReader(b.String()), "b.jsonl", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := c.Report()
 	if fr.Unusable == "" || rep.Unusable != 1 || len(rep.Problems) != 0 || rep.Clean() {
 		t.Errorf("check(binary) = %+v, report %+v, want unusable and no problems", fr, rep)
+	}
+	// The rows read before the damage are forgotten: a later file with the
+	// same row has no duplicate.
+	if _, err := c.CheckReader(strings.NewReader("{\"text\":\"row number 0 of the file\"}\n"), "c.jsonl", false); err != nil {
+		t.Fatal(err)
+	}
+	if rep := c.Report(); len(rep.Problems) != 0 || len(rep.Kinds) != 0 {
+		t.Errorf("check after an unusable file = %v, want no problems", rep.Problems)
 	}
 }
 

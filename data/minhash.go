@@ -62,19 +62,26 @@ func signature(norm string, sig *[numHashes]uint32) bool {
 	if n < minShingles {
 		return false
 	}
+	xs := make([]uint64, n)
 	var buf []byte
-	for i := 0; i < n; i++ {
+	for i := range xs {
 		buf = buf[:0]
 		for _, w := range words[i : i+shingleN] {
 			buf = append(buf, w...)
 			buf = append(buf, ' ')
 		}
-		x := fnv64(string(buf))
-		for k := range sig {
-			if v := uint32((mhA[k]*x + mhB[k]) >> 32); v < sig[k] {
-				sig[k] = v
+		xs[i] = fnv64(string(buf))
+	}
+	// One hash function at a time keeps its minimum in a register.
+	for k := range sig {
+		a, b := mhA[k], mhB[k]
+		m := ^uint32(0)
+		for _, x := range xs {
+			if v := uint32((a*x + b) >> 32); v < m {
+				m = v
 			}
 		}
+		sig[k] = m
 	}
 	return true
 }

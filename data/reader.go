@@ -223,8 +223,11 @@ func (r *Reader) fail(err error) error {
 		return ue
 	}
 	var se *json.SyntaxError
-	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &UnusableError{File: r.name, Line: r.g.lineAt(r.dec.InputOffset()), Reason: fmt.Sprintf("not a JSON array: %v", err)}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &UnusableError{File: r.name, Line: r.g.line, Reason: "not a JSON array: the file ends inside it"}
+	}
+	if errors.As(err, &se) {
+		return &UnusableError{File: r.name, Line: r.g.lineAt(se.Offset), Reason: fmt.Sprintf("not a JSON array: %v", err)}
 	}
 	return fmt.Errorf("%s: %w", r.name, err)
 }
