@@ -243,3 +243,92 @@ func TestPadID(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskAlpaca(t *testing.T) {
+	tok, _, dir := sharedTokenizer(t, "llama3")
+	alpaca, err := LoadTemplate("alpaca", dir, "", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, exs, probs, err := readAll("a.jsonl", `{"instruction":"Add.","input":"2 3","output":"5"}`+"\n"+
+		`{"instruction":"And now?","output":"7","history":[["Add 1 and 2.","3"]]}`, ReadOptions{})
+	if err != nil || len(probs) > 0 {
+		t.Fatal(err, probs)
+	}
+	// Hand-computed for the first row: the preamble for a task with an
+	// input, ### Instruction, ### Input, ### Response, then the output and
+	// the tokenizer's EOS (<|end_of_text|>, 128001), which are the only
+	// trained tokens; the "\n\n" after EOS is not.
+	ids, labels, err := Render(exs[0], alpaca, tok, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs := []int32{128000, 39314, 374, 459, 7754, 430, 16964, 264, 3465, 11, 35526, 449, 459, 1988, 430, 5825,
+		4726, 2317, 13, 9842, 264, 2077, 430, 36001, 45695, 279, 1715, 382,
+		14711, 30151, 512, 2261, 382, // ### Instruction:\nAdd.\n\n
+		14711, 5688, 512, 17, 220, 18, 271, // ### Input:\n2 3\n\n
+		14711, 6075, 512, // ### Response:\n
+		20, 128001, // 5 <|end_of_text|>
+		271}
+	if !equalIDs(ids, wantIDs) {
+		t.Fatalf("Render(alpaca) ids = %v, want %v", ids, wantIDs)
+	}
+	for i, l := range labels {
+		want := int32(IgnoreIndex)
+		if i == 43 || i == 44 {
+			want = wantIDs[i]
+		}
+		if l != want {
+			t.Errorf("Render(alpaca) labels[%d] = %d, want %d (token %q)", i, l, want, tok.Token(ids[i]))
+		}
+	}
+	// Multi-turn (history): both responses train, each with its EOS.
+	r, err := RenderFull(exs[1], alpaca, tok, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := trainedRuns(r); strings.Join(got, "|") != "3<|end_of_text|>|7<|end_of_text|>" {
+		t.Errorf("Render(alpaca with history) trained = %q, want 3<|end_of_text|> and 7<|end_of_text|>\n%q", got, r.Text)
+	}
+}
+
+// TestSharedDatasets reads the datasets of ../shared/datasets and renders
+// them: the ShareGPT tool-calling demo through Qwen3's template (tool calls
+// and observations), the Alpaca identity set through Llama 3's.
+func TestSharedDatasets(t *testing.T) {
+	qwenTok, qwenTmpl, _ := sharedTokenizer(t, "qwen3")
+	llamaTok, llamaTmpl, _ := sharedTokenizer(t, "llama3")
+	tests := []struct {
+		file   string
+		format Format
+		rows   int
+		tok    *tokenizer.Tokenizer
+		tmpl   *chat.Template
+	}{
+		{"llamafactory-glaive_toolcall_en_demo.json", FormatShareGPT, 300, qwenTok, qwenTmpl},
+		{"llamafactory-identity.json", FormatAlpaca, 91, llamaTok, llamaTmpl},
+	}
+	for _, tc := range tests {
+		path := shared.Path(t, "datasets/"+tc.file)
+		exs, skipped, err := ReadAll(path, ReadOptions{})
+		if err != nil || skipped != 0 || len(exs) != tc.rows || exs[0].Format != tc.format {
+			t.Fatalf("ReadAll(%s) = %d examples, %d skipped, %v; want %d %s", tc.file, len(exs), skipped, err, tc.rows, tc.format)
+		}
+		calls := 0
+		for _, ex := range exs {
+			r, err := RenderFull(ex, tc.tmpl, tc.tok, RenderOptions{})
+			if err != nil {
+				t.Fatalf("%s:%d: %v", ex.File, ex.Line, err)
+			}
+			for _, m := range ex.Messages {
+				calls += len(m.ToolCalls)
+			}
+			if r.Trained() == 0 {
+				t.Fatalf("%s:%d: nothing trained", ex.File, ex.Line)
+			}
+		}
+		if tc.format == FormatShareGPT && calls == 0 {
+			t.Errorf("%s: no tool calls read", tc.file)
+		}
+	}
+}

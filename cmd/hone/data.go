@@ -217,9 +217,11 @@ func printReport(w io.Writer, rep *data.Report, r *renderer) {
 	}
 	st := rep.Train
 	fmt.Fprintf(w, "\ntraining examples that read, render and fit: %d\n", st.Examples)
-	if !st.Tokenized {
+	switch {
+	case !st.Tokenized:
 		fmt.Fprintln(w, "(no --model: rendering, length checks and token statistics skipped)")
-	} else {
+	case st.Examples == 0:
+	default:
 		fmt.Fprintf(w, "template %s; context length %s\n", r.tmpl.Name, orNone(r.maxLen))
 		fmt.Fprintf(w, "tokens: %d, trained %d (%.1f%%); tokens per epoch: %d\n", st.Tokens, st.TrainedTokens, 100*st.TrainedShare, st.TokensPerEpoch)
 		for _, h := range []struct {
