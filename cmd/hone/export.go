@@ -86,6 +86,11 @@ func parseGGUFType(s string) (gguf.TensorType, error) {
 		u = "Q4_K"
 	}
 	t, err := gguf.ParseTensorType(u)
+	switch t {
+	case gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0, gguf.Q4_0, gguf.Q4_K:
+	default:
+		err = fmt.Errorf("unsupported")
+	}
 	if err != nil {
 		return 0, fmt.Errorf("--type %q: want F32, F16, BF16, Q8_0, Q4_0 or Q4_K_M", s)
 	}
