@@ -79,10 +79,10 @@ type Checker struct {
 	files  []string
 
 	refs     []rowRef
-	sigs     []uint16 // numHashes per ref (see short)
+	sigs     []uint8 // numHashes per ref (see short)
 	exact    map[uint64]int32
 	prompts  map[uint64]promptRef
-	bands    [lshBands]map[uint64]int32
+	bands    map[uint32]int32 // band key (all bands) -> first ref
 	nearDupT float64
 }
 
@@ -99,12 +99,9 @@ type promptRef struct {
 
 // NewChecker returns a Checker with the given options.
 func NewChecker(opts CheckOptions) *Checker {
-	c := &Checker{opts: opts, exact: map[uint64]int32{}, prompts: map[uint64]promptRef{}}
+	c := &Checker{opts: opts, exact: map[uint64]int32{}, prompts: map[uint64]promptRef{}, bands: map[uint32]int32{}}
 	c.report.Kinds = map[Kind]int{}
 	c.train.tokenized = opts.Tokenizer != nil && opts.Template != nil
-	for i := range c.bands {
-		c.bands[i] = map[uint64]int32{}
-	}
 	c.nearDupT = opts.NearDuplicate
 	if c.nearDupT == 0 {
 		c.nearDupT = 0.7
@@ -421,11 +418,11 @@ func (c *Checker) index(fi int32, val bool, a *analysis, acc *statsAcc) {
 	}
 	if a.hasSig {
 		best, bestSim := int32(-1), 0.0
-		for b := range c.bands {
+		for b := 0; b < lshBands; b++ {
 			k := bandKey(&a.sig, b)
-			o, ok := c.bands[b][k]
+			o, ok := c.bands[k]
 			if !ok {
-				c.bands[b][k] = idx
+				c.bands[k] = idx
 				continue
 			}
 			if o == best {
@@ -466,11 +463,9 @@ func (c *Checker) forget(first int32) {
 			delete(c.prompts, k)
 		}
 	}
-	for _, m := range c.bands {
-		for k, v := range m {
-			if v >= first {
-				delete(m, k)
-			}
+	for k, v := range c.bands {
+		if v >= first {
+			delete(c.bands, k)
 		}
 	}
 	c.refs = c.refs[:first]

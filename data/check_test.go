@@ -186,12 +186,66 @@ func TestNearDuplicates(t *testing.T) {
 		if !signature(Normalize(tc.text), &b) {
 			t.Fatalf("signature(%s) = too short", tc.name)
 		}
-		s := similarity(a[:], b[:])
+		s := similarity(short(&a, nil), short(&b, nil))
 		if (s >= 0.7) != tc.near {
 			t.Errorf("similarity(%s) = %.2f, want near %v", tc.name, s, tc.near)
 		}
 	}
 	if signature("too short", &b) {
 		t.Errorf("signature(2 words) = comparable, want too short")
+	}
+}
+
+// TestSimilarityEstimate compares the MinHash estimate with the true
+// Jaccard similarity of the word 3-shingles over pairs from identical to
+// unrelated.
+func TestSimilarityEstimate(t *testing.T) {
+	words := func(seed, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("w%d", (seed*7919+i*104729)%100003)
+		}
+		return out
+	}
+	shingles := func(ws []string) map[string]bool {
+		m := map[string]bool{}
+		for i := 0; i+shingleN <= len(ws); i++ {
+			m[strings.Join(ws[i:i+shingleN], " ")] = true
+		}
+		return m
+	}
+	var sumErr float64
+	pairs := 0
+	for seed := 1; seed <= 20; seed++ {
+		base := words(seed, 80)
+		for k := 0; k <= 40; k += 4 {
+			other := append([]string(nil), base...)
+			for j := 0; j < k; j++ {
+				other[(j*37+seed)%len(other)] = fmt.Sprintf("x%d_%d", seed, j)
+			}
+			sa, sb := shingles(base), shingles(other)
+			inter := 0
+			for s := range sa {
+				if sb[s] {
+					inter++
+				}
+			}
+			truth := float64(inter) / float64(len(sa)+len(sb)-inter)
+			var a, b [numHashes]uint32
+			signature(strings.Join(base, " "), &a)
+			signature(strings.Join(other, " "), &b)
+			est := similarity(short(&a, nil), short(&b, nil))
+			if d := est - truth; d > 0.16 || d < -0.16 {
+				t.Errorf("similarity(seed %d, %d words changed) = %.3f, true Jaccard %.3f", seed, k, est, truth)
+			}
+			if est < 0 || est > 1 {
+				t.Errorf("similarity = %v, outside [0, 1]", est)
+			}
+			sumErr += max(est-truth, truth-est)
+			pairs++
+		}
+	}
+	if mean := sumErr / float64(pairs); mean > 0.04 {
+		t.Errorf("mean absolute error of the similarity estimate = %.3f over %d pairs, want <= 0.04", mean, pairs)
 	}
 }

@@ -5,12 +5,17 @@ import "strings"
 // MinHash parameters: numHashes values per signature, cut into lshBands
 // bands of lshRows for locality-sensitive lookup. Two examples with word
 // 3-shingle Jaccard similarity s share at least one band with probability
-// 1-(1-s^4)^32: 0.9998 at s = 0.7, 0.87 at s = 0.5; candidates are then
-// kept only when the signatures estimate s (standard error about 0.04) at
-// or above the threshold.
+// 1-(1-s^5)^20: 0.975 at s = 0.7, 0.9996 at s = 0.8, 0.47 at s = 0.5;
+// candidates are then kept only when the signatures estimate s (standard
+// error about 0.045 at 0.7) at or above the threshold.
+//
+// Memory is what bounds a streaming check, so the index keeps per example
+// only the low 8 bits of each value (b-bit minwise hashing: a chance match,
+// 1 in 256, is corrected for in similarity) and one 32-bit key per band in
+// a single map: about 100 + 20*16 bytes.
 const (
-	numHashes = 128
-	lshBands  = 32
+	numHashes = 100
+	lshBands  = 20
 	lshRows   = numHashes / lshBands
 	shingleN  = 3
 	// minShingles is the fewest shingles for which similarity is judged:
@@ -86,34 +91,37 @@ func signature(norm string, sig *[numHashes]uint32) bool {
 	return true
 }
 
-// bandKey hashes band b of a signature.
-func bandKey(sig *[numHashes]uint32, b int) uint64 {
+// bandKey hashes band b of a signature, the band's number included, into
+// one 32-bit key (a chance collision only adds a candidate that similarity
+// then rejects).
+func bandKey(sig *[numHashes]uint32, b int) uint32 {
 	h := uint64(b+1) * 0x9e3779b97f4a7c15
 	for _, v := range sig[b*lshRows : (b+1)*lshRows] {
 		h ^= uint64(v)
 		h *= 0x100000001b3
 		h ^= h >> 29
 	}
-	return h
+	return uint32(h ^ h>>32)
 }
 
-// short keeps the top 16 bits of each signature value: what the index
-// stores to compare candidates (a chance collision, 1 in 65536, barely
-// moves the estimate).
-func short(sig *[numHashes]uint32, dst []uint16) []uint16 {
+// short appends the low 8 bits of each signature value to dst: what the
+// index stores to compare candidates.
+func short(sig *[numHashes]uint32, dst []uint8) []uint8 {
 	for _, v := range sig {
-		dst = append(dst, uint16(v>>16))
+		dst = append(dst, uint8(v))
 	}
 	return dst
 }
 
-// similarity estimates the Jaccard similarity of two signatures.
-func similarity[T uint16 | uint32](a, b []T) float64 {
+// similarity estimates the Jaccard similarity of two 8-bit signatures:
+// values match with probability s + (1-s)/256, which is inverted.
+func similarity(a, b []uint8) float64 {
 	same := 0
 	for i := range a {
 		if a[i] == b[i] {
 			same++
 		}
 	}
-	return float64(same) / float64(len(a))
+	const c = 1.0 / 256
+	return max(0, (float64(same)/float64(len(a))-c)/(1-c))
 }

@@ -39,11 +39,8 @@ func Split(exs []*Example, frac float64, seed uint64) (train, val []*Example) {
 	keys := make([]uint64, n)
 	exact := map[uint64]int{}
 	prompts := map[uint64]int{}
-	var bands [lshBands]map[uint64]int
-	for b := range bands {
-		bands[b] = map[uint64]int{}
-	}
-	sigs := make([]uint16, 0, n*numHashes)
+	bands := map[uint32]int{}
+	sigs := make([]uint8, 0, n*numHashes)
 	var sig [numHashes]uint32
 	for i, ex := range exs {
 		target := Normalize(ex.Target())
@@ -69,14 +66,14 @@ func Split(exs []*Example, frac float64, seed uint64) (train, val []*Example) {
 			continue
 		}
 		mine := sigs[i*numHashes : (i+1)*numHashes]
-		for b := range bands {
+		for b := 0; b < lshBands; b++ {
 			k := bandKey(&sig, b)
-			if j, ok := bands[b][k]; ok {
+			if j, ok := bands[k]; ok {
 				if similarity(mine, sigs[j*numHashes:(j+1)*numHashes]) >= 0.7 {
 					union(i, j)
 				}
 			} else {
-				bands[b][k] = i
+				bands[k] = i
 			}
 		}
 	}
