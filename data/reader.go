@@ -412,6 +412,7 @@ type guard struct {
 	err     error
 }
 
+// Read reads from the file and checks what it read.
 func (g *guard) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -161,7 +162,19 @@ options are wrong. --json prints the whole report as one JSON object.`,
 					return withCode(2, err)
 				}
 			}
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				last := time.Now()
+				opts.Progress = func(file string, rows int) {
+					if time.Since(last) > 200*time.Millisecond {
+						fmt.Fprintf(f, "\r\033[Kchecking %s: %d rows", file, rows)
+						last = time.Now()
+					}
+				}
+			}
 			rep, err := data.CheckFiles(files, validation, opts)
+			if opts.Progress != nil {
+				fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K")
+			}
 			if err != nil {
 				return withCode(2, err)
 			}
