@@ -19,6 +19,8 @@ type BenchConfig struct {
 	// MinTime is how long each product is repeated for (at least once);
 	// 0 means one second.
 	MinTime time.Duration
+	// DTypes are the dtypes of B to measure (F32, BF16); empty means both.
+	DTypes []tensor.DType
 }
 
 // DefaultBenchShapes are the products of a small Llama (d=576, ffn=1536,
@@ -61,6 +63,15 @@ func Bench(cfg BenchConfig, report func(BenchResult)) (string, []BenchResult, er
 	if minTime <= 0 {
 		minTime = time.Second
 	}
+	dtypes := cfg.DTypes
+	if len(dtypes) == 0 {
+		dtypes = []tensor.DType{tensor.F32, tensor.BF16}
+	}
+	for _, dt := range dtypes {
+		if dt != tensor.F32 && dt != tensor.BF16 {
+			return "", nil, fmt.Errorf("bench dtype %v: want F32 or BF16", dt)
+		}
+	}
 	e := New(cfg.Threads)
 	defer e.Close()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -76,7 +87,7 @@ func Bench(cfg BenchConfig, report func(BenchResult)) (string, []BenchResult, er
 		a := fill(tensor.New(tensor.F32, m, k))
 		w := fill(tensor.New(tensor.F32, n, k))
 		c := tensor.New(tensor.F32, m, n)
-		for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
+		for _, dt := range dtypes {
 			b := w.To(dt)
 			e.MatMul(c, a, b, false, true, false) // warm up: scratch, caches
 			best := time.Duration(1<<63 - 1)

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"hone/compute"
+	"hone/model"
+	"hone/tensor"
+)
+
+// Streamer is an engine that can read memory at full speed (cpu.Engine):
+// what the generation benchmark measures its bandwidth limit with.
+type Streamer interface {
+	// StreamRead reads every byte of data once and returns a value
+	// computed from them.
+	StreamRead(data ...[]byte) float64
+}
+
+// GenerateOptions describes a generation benchmark: one sequence, a prompt
+// of random tokens prefilled at once, then greedy decoding token by token
+// with the KV cache.
+type GenerateOptions struct {
+	// Prompt is the number of prompt tokens; Tokens the number decoded.
+	Prompt, Tokens int
+	// Seed draws the prompt.
+	Seed uint64
+}
+
+// GenerateResult is what a generation benchmark measured.
+type GenerateResult struct {
+	// Prefill is the time of the prompt's forward pass and
+	// PrefillTokensPerSec its rate.
+	Prefill             time.Duration
+	PrefillTokensPerSec float64
+	// Decode are the times of each decoded token, in order; DecodeMedian
+	// their median and TokensPerSec its inverse.
+	Decode       []time.Duration
+	DecodeMedian time.Duration
+	TokensPerSec float64
+	// StreamBytes is what one token must read: every projection of every
+	// layer and the LM head (norms, the KV cache and one embedding row are
+	// left out: a fraction of a percent at short contexts).
+	StreamBytes int64
+	// Stream are the times of reading those weights once, measured after
+	// each decoded token so that both see the same machine; StreamMedian is
+	// their median, BandwidthGBs the bandwidth it gives (10⁹ bytes a second)
+	// and LimitTokensPerSec = 1/StreamMedian, the speed decoding would have
+	// if it did nothing but read its weights.
+	Stream            []time.Duration
+	StreamMedian      time.Duration
+	BandwidthGBs      float64
+	LimitTokensPerSec float64
+	// OfLimit is TokensPerSec / LimitTokensPerSec.
+	OfLimit float64
+}
+
+// streamed lists the weight tensors one decoded token reads.
+func streamed(m *model.Model) []*tensor.Tensor {
+	var ts []*tensor.Tensor
+	for _, name := range m.Config.LinearNames() {
+		if l := m.W.LinearByName(name); l != nil && l.W != nil {
+			ts = append(ts, l.W)
+		}
+	}
+	return append(ts, m.W.LMHead)
+}
+
+// Generate prefills a random prompt and decodes greedily from it, timing
+// every token, and after each token times one read of every weight that a
+// token streams (see GenerateResult). e must be a Streamer. Quantised
+// models are refused: their bytes are not what a token's arithmetic reads.
+func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateResult, error) {
+	st, ok := e.(Streamer)
+	if !ok {
+		return nil, fmt.Errorf("generate benchmark: engine %s cannot measure memory bandwidth", e.Name())
+	}
+	if o.Prompt <= 0 || o.Tokens <= 0 {
+		return nil, fmt.Errorf("generate benchmark: prompt %d and tokens %d must be positive", o.Prompt, o.Tokens)
+	}
+	c := m.Config
+	if n := o.Prompt + o.Tokens; c.MaxPositions > 0 && n > c.MaxPositions {
+		return nil, fmt.Errorf("generate benchmark: %d prompt + %d decoded tokens exceed the model's %d positions", o.Prompt, o.Tokens, c.MaxPositions)
+	}
+	if c.Quant != nil {
+		return nil, fmt.Errorf("generate benchmark: quantised (%s) models are not supported", c.Quant.Format)
+	}
+	r := rand.New(rand.NewPCG(o.Seed, 2))
+	prompt := make([]int32, o.Prompt)
+	for i := range prompt {
+		prompt[i] = int32(r.IntN(c.Vocab))
+	}
+	kc := m.NewCache(o.Prompt + o.Tokens)
+	logits := tensor.New(m.ActType(), 1, c.Vocab)
+	res := &GenerateResult{}
+	var weights [][]byte
+	for _, w := range streamed(m) {
+		weights = append(weights, w.Data)
+		res.StreamBytes += int64(len(w.Data))
+	}
+	stream := func() time.Duration {
+		t0 := time.Now()
+		st.StreamRead(weights...)
+		return time.Since(t0)
+	}
+	stream() // warm up the worker pool
+	t0 := time.Now()
+	if err := m.Decode(e, kc, prompt, logits); err != nil {
+		return nil, err
+	}
+	res.Prefill = time.Since(t0)
+	res.PrefillTokensPerSec = float64(o.Prompt) / res.Prefill.Seconds()
+	next := argmax(logits.F32())
+	for i := 0; i < o.Tokens; i++ {
+		t0 := time.Now()
+		if err := m.Decode(e, kc, []int32{next}, logits); err != nil {
+			return nil, err
+		}
+		next = argmax(logits.F32())
+		res.Decode = append(res.Decode, time.Since(t0))
+		res.Stream = append(res.Stream, stream())
+	}
+	res.DecodeMedian = median(res.Decode)
+	res.TokensPerSec = 1 / res.DecodeMedian.Seconds()
+	res.StreamMedian = median(res.Stream)
+	res.BandwidthGBs = float64(res.StreamBytes) / res.StreamMedian.Seconds() / 1e9
+	res.LimitTokensPerSec = 1 / res.StreamMedian.Seconds()
+	res.OfLimit = res.TokensPerSec / res.LimitTokensPerSec
+	return res, nil
+}
+
+func argmax(v []float32) int32 {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
