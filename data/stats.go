@@ -63,10 +63,11 @@ type Stats struct {
 	// examples feeds the model (before padding or packing).
 	TokensPerEpoch int64 `json:"tokens_per_epoch"`
 	// Prompt and Completion are the histograms of untrained and trained
-	// tokens per example; Total of all tokens per example.
-	Prompt     Histogram `json:"prompt_tokens"`
-	Completion Histogram `json:"completion_tokens"`
-	Total      Histogram `json:"total_tokens"`
+	// tokens per example; Total of all tokens per example. Nil when not
+	// tokenized.
+	Prompt     *Histogram `json:"prompt_tokens,omitempty"`
+	Completion *Histogram `json:"completion_tokens,omitempty"`
+	Total      *Histogram `json:"total_tokens,omitempty"`
 }
 
 // statsAcc accumulates Stats.
@@ -98,6 +99,7 @@ func (a *statsAcc) stats() Stats {
 	if a.tokens > 0 {
 		s.TrainedShare = float64(a.trained) / float64(a.tokens)
 	}
-	s.Prompt, s.Completion, s.Total = a.prompt.histogram(), a.completion.histogram(), a.total.histogram()
+	p, c, t := a.prompt.histogram(), a.completion.histogram(), a.total.histogram()
+	s.Prompt, s.Completion, s.Total = &p, &c, &t
 	return s
 }

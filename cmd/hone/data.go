@@ -239,11 +239,11 @@ func printReport(w io.Writer, rep *data.Report, r *renderer) {
 		fmt.Fprintf(w, "tokens: %d, trained %d (%.1f%%); tokens per epoch: %d\n", st.Tokens, st.TrainedTokens, 100*st.TrainedShare, st.TokensPerEpoch)
 		for _, h := range []struct {
 			name string
-			h    data.Histogram
+			h    *data.Histogram
 		}{{"prompt", st.Prompt}, {"completion", st.Completion}, {"total", st.Total}} {
 			fmt.Fprintf(w, "  %-10s tokens: min %d, median %d, p95 %d, p99 %d, max %d, mean %.1f\n", h.name, h.h.Min, h.h.P50, h.h.P95, h.h.P99, h.h.Max, h.h.Mean)
 		}
-		printHistogram(w, st.Prompt, st.Completion)
+		printHistogram(w, *st.Prompt, *st.Completion)
 	}
 	if len(rep.Kinds) > 0 {
 		kinds := make([]string, 0, len(rep.Kinds))
