@@ -20,7 +20,7 @@ type corpusFlags struct {
 func init() {
 	parent := &cobra.Command{
 		Use:   "corpus",
-		Short: "Generate the quickstart's data (stories, the story-facts task, its schema)",
+		Short: "Generate the quickstart's data (stories, JSON records, chats, the story-facts task, its schema)",
 		Long: `Generate seeded, reproducible data: the same seed and count always give the
 same bytes, and item i does not depend on the count.`,
 	}
@@ -59,6 +59,10 @@ same bytes, and item i does not depend on the count.`,
 		func(w io.Writer, f *corpusFlags) error {
 			return corpus.WriteExtraction(w, corpus.Extraction(f.seed, f.n))
 		}, true)
+	add("records --seed S --n N --out FILE.jsonl", `Write JSON records with a line of prose, as JSONL lines {"text": ...} (pre-training)`,
+		func(w io.Writer, f *corpusFlags) error { return corpus.WriteStories(w, corpus.Records(f.seed, f.n)) }, true)
+	add("chats --seed S --n N --out FILE.jsonl", "Write question-and-answer chats about stories, answers in plain sentences (pre-training)",
+		func(w io.Writer, f *corpusFlags) error { return corpus.WriteChats(w, corpus.Chats(f.seed, f.n)) }, true)
 	add("schema --out FILE.json", "Write the JSON Schema of the story facts",
 		func(w io.Writer, f *corpusFlags) error { _, err := w.Write(corpus.Schema()); return err }, false)
 	rootCmd.AddCommand(parent)
