@@ -117,7 +117,11 @@ func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 		return nil, fmt.Errorf("prepare: sequence length %d, want at least 2", cfg.MaxLen)
 	}
 	m := &Manifest{Format: 1, Skipped: map[string]int{}, Vocab: cfg.Tokenizer.VocabSize()}
-	m.Settings.DataFormat, m.Settings.ValFraction, m.Settings.MixRatio = cfg.Read.Format, cfg.ValFraction, cfg.MixRatio
+	m.Settings.DataFormat = cfg.Read.Format
+	if m.Settings.DataFormat == FormatAuto {
+		m.Settings.DataFormat = "auto"
+	}
+	m.Settings.ValFraction, m.Settings.MixRatio = cfg.ValFraction, cfg.MixRatio
 	m.Settings.MaxLen, m.Settings.Pack, m.Settings.TrainOnPrompt, m.Settings.Seed = cfg.MaxLen, cfg.Pack, cfg.Render.TrainOnPrompt, cfg.Seed
 	m.Template = TemplateRef{Name: cfg.Template.Name, SHA256: sha256Hex([]byte(cfg.Template.Source))}
 	if cfg.TokenizerFile != "" {
