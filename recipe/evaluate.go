@@ -95,7 +95,10 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 // loadEvalBase loads the untouched base model for the comparison (for a
 // model pre-trained from random weights, the base is the random model).
 func loadEvalBase(r *Recipe, prec model.Precision) (*model.Model, func() error, error) {
-	dir := r.Path(r.Model)
+	dir, err := r.modelDir()
+	if err != nil {
+		return nil, nil, err
+	}
 	if r.Init == "random" {
 		c, err := model.LoadConfig(dir)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"hone/compute"
 	"hone/compute/cpu"
 	"hone/eval"
+	"hone/hub"
 	"hone/lora"
 	"hone/model"
 	"hone/tensor"
@@ -67,7 +68,11 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		return nil, err
 	}
 	defer closeModel()
-	if err := man.AddInput(r.Path(r.Model)); err != nil {
+	modelDir, err := r.modelDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := man.AddInput(modelDir); err != nil {
 		return nil, err
 	}
 
@@ -116,7 +121,7 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 			return nil, err
 		}
 		res.Model = filepath.Join(out, "model")
-		ckpt = &fullCheckpoint{m: m, params: params, best: res.Model, tokDir: r.Path(r.Model)}
+		ckpt = &fullCheckpoint{m: m, params: params, best: res.Model, tokDir: modelDir}
 		var n int64
 		for _, p := range params {
 			n += int64(p.Value.Numel())
@@ -208,7 +213,10 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 // loadBase loads the base model (pretrained, or freshly initialised from
 // its config.json) and its tokenizer.
 func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokenizer, func() error, error) {
-	dir := r.Path(r.Model)
+	dir, err := r.modelDir()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, nil, nil, err
@@ -241,7 +249,11 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 func template(r *Recipe, tok *tokenizer.Tokenizer) (*chat.Template, error) {
 	switch r.Data.Template {
 	case "auto", "":
-		t, err := chat.Load(r.Path(r.Model))
+		dir, err := r.modelDir()
+		if err != nil {
+			return nil, err
+		}
+		t, err := chat.Load(dir)
 		if errors.Is(err, chat.ErrNoTemplate) {
 			return chat.Named("chatml")
 		}
@@ -297,3 +309,10 @@ func fullParams(m *model.Model, freeze []string) ([]train.Param, *model.Weights,
 }
 
 var _ compute.Engine = (*cpu.Engine)(nil)
+
+// modelDir is the folder of the recipe's model: a folder (relative to the
+// recipe's), or the local snapshot of a Hugging Face Hub id, pulled into the
+// standard cache when needed.
+func (r *Recipe) modelDir() (string, error) {
+	return hub.Resolve(context.Background(), r.Path(r.Model), hub.FromEnv())
+}

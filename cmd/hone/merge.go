@@ -24,6 +24,10 @@ the base's tokenizer files. The folder is written under a temporary name and
 renamed when complete.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			modelDir, err := resolveModel(modelDir)
+			if err != nil {
+				return err
+			}
 			m, closeModel, err := model.Load(modelDir, model.FP32)
 			if err != nil {
 				return err

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"hone/compute"
+	"hone/hub"
 	"hone/lora"
 	"hone/model"
 )
@@ -18,7 +21,7 @@ type modelFlags struct {
 
 func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model folder (Hugging Face layout) (required)")
+	fl.StringVar(&f.model, "model", "", "model folder (Hugging Face layout) or Hub id org/name[@revision] (required)")
 	fl.StringVar(&f.adapter, "adapter", "", "LoRA adapter folder (PEFT layout) to apply")
 	fl.StringVar(&f.precision, "precision", "fp32", "compute precision: fp32 or bf16")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (0: one per core)")
@@ -48,11 +51,15 @@ func (f *modelFlags) load() (*loadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, closer, err := model.Load(f.model, prec)
+	dir, err := resolveModel(f.model)
 	if err != nil {
 		return nil, err
 	}
-	lm := &loadedModel{Dir: f.model, Model: m, Prec: prec, close: closer, Engine: newEngine(f.threads)}
+	m, closer, err := model.Load(dir, prec)
+	if err != nil {
+		return nil, err
+	}
+	lm := &loadedModel{Dir: dir, Model: m, Prec: prec, close: closer, Engine: newEngine(f.threads)}
 	if f.adapter != "" {
 		s, err := lora.Load(f.adapter, m)
 		if err != nil {
@@ -62,4 +69,11 @@ func (f *modelFlags) load() (*loadedModel, error) {
 		lm.Adapter = s
 	}
 	return lm, nil
+}
+
+// resolveModel returns the folder of a --model value: the folder itself, or
+// the local snapshot of a Hugging Face Hub id, downloaded into the standard
+// cache when it is not there yet (HF_HUB_OFFLINE=1 forbids downloading).
+func resolveModel(s string) (string, error) {
+	return hub.Resolve(context.Background(), s, hub.FromEnv())
 }

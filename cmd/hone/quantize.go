@@ -33,6 +33,10 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			if !found {
 				return withCode(2, fmt.Errorf("--format %q: want one of %s", format, strings.Join(quant.MatrixFormats, ", ")))
 			}
+			modelDir, err := resolveModel(modelDir)
+			if err != nil {
+				return err
+			}
 			m, closeModel, err := model.Load(modelDir, model.FP32)
 			if err != nil {
 				return err
