@@ -1,17 +1,11 @@
 package recipe
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
-	"os"
-	"strings"
 
 	"hone/chat"
-	"hone/compute"
+	"hone/data"
 	"hone/eval"
 	"hone/model"
 	"hone/tokenizer"
@@ -33,326 +27,132 @@ type dataset struct {
 	Stops      []int32
 }
 
-// example is one row of a data file as a conversation, or plain text.
-type example struct {
-	File string
-	Line int
-	Msgs []chat.Message
-	// Weights says, per message, whether an assistant turn trains.
-	Weights []bool
-	Text    string // continued pre-training text (Msgs empty)
-}
-
-// key is the normalised content that groups duplicates on one side of the
-// validation split.
-func (ex *example) key() string {
-	if ex.Text != "" {
-		return strings.Join(strings.Fields(strings.ToLower(ex.Text)), " ")
+// readExamples reads every usable example of a file with the data package
+// (chat, Alpaca, prompt-completion, ShareGPT or text; JSONL, JSON or CSV).
+// Rows with problems are left out and reported: `hone data check` lists
+// them with their line numbers.
+func readExamples(r *Recipe, path string, ev Events) ([]*data.Example, error) {
+	format, err := data.ParseFormat(r.Data.Format)
+	if err != nil {
+		return nil, fmt.Errorf("data.format: %w", err)
 	}
-	var b strings.Builder
-	for _, m := range ex.Msgs {
-		b.WriteString(m.Role)
-		b.WriteByte(0)
-		b.WriteString(strings.Join(strings.Fields(strings.ToLower(m.Text())), " "))
-		b.WriteByte(0)
-	}
-	return b.String()
-}
-
-// readExamples reads a JSONL file (or a JSON array) of chat, Alpaca,
-// prompt-completion, ShareGPT or text rows. Errors name the file and line.
-func readExamples(path string) ([]example, error) {
-	data, err := os.ReadFile(path)
+	exs, skipped, err := data.ReadAll(path, data.ReadOptions{Format: format})
 	if err != nil {
 		return nil, err
 	}
-	var rows []json.RawMessage
-	var lines []int
-	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
-		if err := json.Unmarshal(t, &rows); err != nil {
-			return nil, fmt.Errorf("%s: not a valid JSON array: %w", path, err)
-		}
-		for i := range rows {
-			lines = append(lines, i+1)
-		}
-	} else if strings.HasSuffix(path, ".txt") {
-		return []example{{File: path, Line: 1, Text: string(data)}}, nil
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for n := 1; sc.Scan(); n++ {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
-			}
-			rows = append(rows, append(json.RawMessage(nil), sc.Bytes()...))
-			lines = append(lines, n)
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+	if skipped > 0 && ev != nil {
+		ev.Note(fmt.Sprintf("%s: left out %d rows with problems (hone data check %s lists them)", path, skipped, path))
 	}
-	var out []example
-	for i, raw := range rows {
-		ex, err := parseRow(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, lines[i], err)
-		}
-		ex.File, ex.Line = path, lines[i]
-		out = append(out, ex)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no examples", path)
-	}
-	return out, nil
-}
-
-func parseRow(raw json.RawMessage) (example, error) {
-	var row map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &row); err != nil {
-		return example{}, fmt.Errorf("not a JSON object: %w", err)
-	}
-	str := func(k string) (string, bool) {
-		var s string
-		v, ok := row[k]
-		if !ok || json.Unmarshal(v, &s) != nil {
-			return "", false
-		}
-		return s, true
-	}
-	var ex example
-	switch {
-	case row["messages"] != nil:
-		var msgs []struct {
-			chat.Message
-			Weight *int `json:"weight"`
-		}
-		if err := json.Unmarshal(row["messages"], &msgs); err != nil {
-			return ex, fmt.Errorf("messages: %w", err)
-		}
-		var ms []chat.Message
-		if err := json.Unmarshal(row["messages"], &ms); err != nil {
-			return ex, fmt.Errorf("messages: %w", err)
-		}
-		for i := range ms {
-			ex.Msgs = append(ex.Msgs, ms[i])
-			ex.Weights = append(ex.Weights, msgs[i].Weight == nil || *msgs[i].Weight != 0)
-		}
-	case row["conversations"] != nil:
-		var conv []struct{ From, Value string }
-		if err := json.Unmarshal(row["conversations"], &conv); err != nil {
-			return ex, fmt.Errorf("conversations: %w", err)
-		}
-		roles := map[string]string{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system", "tool": "tool", "function_call": "assistant", "observation": "tool"}
-		for i, c := range conv {
-			role, ok := roles[c.From]
-			if !ok {
-				return ex, fmt.Errorf("conversations[%d]: unknown from %q", i, c.From)
-			}
-			ex.Msgs = append(ex.Msgs, chat.Message{Role: role, Content: c.Value})
-			ex.Weights = append(ex.Weights, true)
-		}
-	case row["instruction"] != nil:
-		ins, _ := str("instruction")
-		in, _ := str("input")
-		outp, ok := str("output")
-		if !ok {
-			return ex, fmt.Errorf(`key "output" is missing`)
-		}
-		if sys, ok := str("system"); ok && sys != "" {
-			ex.Msgs = append(ex.Msgs, chat.Message{Role: "system", Content: sys})
-		}
-		user := ins
-		if in != "" {
-			user += "\n\n" + in
-		}
-		ex.Msgs = append(ex.Msgs, chat.Message{Role: "user", Content: user}, chat.Message{Role: "assistant", Content: outp})
-	case row["prompt"] != nil:
-		p, _ := str("prompt")
-		c, ok := str("completion")
-		if !ok {
-			return ex, fmt.Errorf(`key "completion" is missing`)
-		}
-		ex.Msgs = []chat.Message{{Role: "user", Content: p}, {Role: "assistant", Content: c}}
-	case row["text"] != nil:
-		t, ok := str("text")
-		if !ok || t == "" {
-			return ex, fmt.Errorf(`key "text" is empty or not a string`)
-		}
-		ex.Text = t
-		return ex, nil
-	default:
-		return ex, fmt.Errorf("no known format: want messages, conversations, instruction/output, prompt/completion or text")
-	}
-	for len(ex.Weights) < len(ex.Msgs) {
-		ex.Weights = append(ex.Weights, true)
-	}
-	if len(ex.Msgs) == 0 || ex.Msgs[len(ex.Msgs)-1].Role != "assistant" {
-		return ex, fmt.Errorf("the conversation does not end with an assistant turn")
-	}
-	return ex, nil
+	return exs, nil
 }
 
 // renderer turns examples into token ids and loss labels.
 type renderer struct {
-	tok           *tokenizer.Tokenizer
-	tmpl          *chat.Template
-	trainOnPrompt bool
-	maxLen        int
+	tok    *tokenizer.Tokenizer
+	tmpl   *chat.Template
+	opts   data.RenderOptions
+	maxLen int
 }
 
-// render tokenizes one example. Text is wrapped in BOS/EOS and cut into
-// pieces of at most maxLen tokens, every token trained. A conversation is
-// rendered through the template; only the assistant turns (content and
-// end-of-turn marker) train, unless trainOnPrompt.
-func (r *renderer) render(ex example) ([]train.Sequence, error) {
-	if ex.Text != "" {
-		ids := r.tok.Encode(ex.Text, false)
-		if bos, ok := r.tok.BOS(); ok {
-			ids = append([]int32{bos}, ids...)
-		}
-		if eos, ok := r.tok.EOS(); ok {
-			ids = append(ids, eos)
-		}
-		var out []train.Sequence
-		for lo := 0; lo < len(ids)-1; lo += r.maxLen {
-			piece := ids[lo:min(lo+r.maxLen, len(ids))]
-			out = append(out, train.Sequence{IDs: piece, Labels: append([]int32(nil), piece...)})
-		}
-		return out, nil
-	}
-	rd, err := r.tmpl.Render(ex.Msgs, chat.Options{})
-	if err != nil {
-		return nil, err
-	}
-	ids, offs := r.tok.EncodeOffsets(rd.Text, false)
-	labels := make([]int32, len(ids))
-	trained := 0
-	for i := range ids {
-		labels[i] = compute.IgnoreIndex
-		keep := r.trainOnPrompt
-		for j, sp := range rd.Spans {
-			if sp.Role == "assistant" && ex.Weights[j] && offs[i][0] < sp.Trained.End && offs[i][1] > sp.Trained.Start {
-				keep = true
-			}
-		}
-		if keep {
-			labels[i] = ids[i]
-			trained++
-		}
-	}
-	if trained == 0 {
-		return nil, fmt.Errorf("no token is trained (every assistant turn has weight 0 or is empty)")
-	}
-	if len(ids) > r.maxLen {
-		return nil, errTooLong{len(ids), r.maxLen}
-	}
-	return []train.Sequence{{IDs: ids, Labels: labels}}, nil
-}
-
-type errTooLong struct{ n, max int }
-
-func (e errTooLong) Error() string {
-	return fmt.Sprintf("%d tokens exceed data.max_seq_len %d", e.n, e.max)
-}
-
-// renderAll renders examples, skipping (and counting) those over the length
-// limit; any other problem is an error naming the file and line.
-func (r *renderer) renderAll(exs []example, ev Events) ([]train.Sequence, error) {
+// renderAll renders examples through data.Render: a conversation trains on
+// its assistant turns (content and end-of-turn token) unless
+// train_on_prompt, a text is BOS + text + EOS cut into pieces of maxLen.
+// Conversations longer than maxLen are left out and counted; any other
+// problem is an error naming the file and line.
+func (r *renderer) renderAll(exs []*data.Example, ev Events) ([]train.Sequence, error) {
 	var out []train.Sequence
 	skipped := 0
 	for _, ex := range exs {
-		seqs, err := r.render(ex)
-		if _, long := err.(errTooLong); long {
-			skipped++
-			continue
-		}
+		ids, labels, err := data.Render(ex, r.tmpl, r.tok, r.opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", ex.File, ex.Line, err)
 		}
-		out = append(out, seqs...)
+		s := data.Sequence{IDs: ids, Labels: labels}
+		if ex.IsText() {
+			for _, piece := range data.Chunk(s, r.maxLen) {
+				out = append(out, train.Sequence(piece))
+			}
+			continue
+		}
+		if s.Len() > r.maxLen {
+			skipped++
+			continue
+		}
+		out = append(out, train.Sequence(s))
 	}
 	if skipped > 0 && ev != nil {
-		ev.Note(fmt.Sprintf("skipped %d examples longer than data.max_seq_len %d (hone data check lists them)", skipped, r.maxLen))
+		ev.Note(fmt.Sprintf("left out %d conversations longer than data.max_seq_len %d (hone data check lists them)", skipped, r.maxLen))
 	}
 	return out, nil
 }
 
-// splitVal deterministically moves about frac of the examples to the
-// validation side, by a hash of their normalised content, so duplicates
-// always land together.
-func splitVal(exs []example, frac float64, seed uint64) (tr, val []example) {
-	for _, ex := range exs {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d\x00%s", seed, ex.key())
-		if float64(h.Sum64()%1_000_000)/1e6 < frac {
-			val = append(val, ex)
-		} else {
-			tr = append(tr, ex)
-		}
+// pack packs sequences into rows of maxLen with data.Pack.
+func pack(seqs []train.Sequence, maxLen int) ([]train.Sequence, error) {
+	in := make([]data.Sequence, len(seqs))
+	for i, s := range seqs {
+		in[i] = data.Sequence(s)
 	}
-	return tr, val
+	rows, err := data.Pack(in, maxLen)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]train.Sequence, len(rows))
+	for i, s := range rows {
+		out[i] = train.Sequence(s)
+	}
+	return out, nil
 }
 
-// pack puts sequences into rows of at most maxLen tokens, first fit in a
-// seeded order, each example keeping its own positions and segment.
-func pack(seqs []train.Sequence, maxLen int, seed uint64) []train.Sequence {
-	order := rand.New(rand.NewPCG(seed, 0x7061636b)).Perm(len(seqs))
-	var rows []train.Sequence
-	for _, i := range order {
-		s := seqs[i]
-		placed := false
-		for r := range rows {
-			if len(rows[r].IDs)+len(s.IDs) <= maxLen {
-				appendSeg(&rows[r], s)
-				placed = true
-				break
-			}
+// template returns the chat template that renders the data: the recipe's
+// named or .jinja one, or the model's own, falling back to the format's
+// usual template (alpaca for Alpaca rows, ChatML otherwise).
+func template(r *Recipe, tok *tokenizer.Tokenizer) (*chat.Template, error) {
+	dir, err := r.modelDir()
+	if err != nil {
+		return nil, err
+	}
+	fallback := "chatml"
+	if len(r.Data.Train) > 0 {
+		format, err := data.ParseFormat(r.Data.Format)
+		if err != nil {
+			return nil, fmt.Errorf("data.format: %w", err)
 		}
-		if !placed {
-			row := train.Sequence{}
-			appendSeg(&row, s)
-			rows = append(rows, row)
+		if format == data.FormatAuto {
+			format, _ = data.DetectFormat(r.Path(r.Data.Train[0]), data.ReadOptions{})
 		}
+		fallback = data.DefaultTemplate(format)
 	}
-	return rows
-}
-
-func appendSeg(row *train.Sequence, s train.Sequence) {
-	seg := int32(0)
-	if n := len(row.Seg); n > 0 {
-		seg = row.Seg[n-1] + 1
+	spec := r.Data.Template
+	if spec != "" && spec != "auto" && len(spec) > 6 && spec[len(spec)-6:] == ".jinja" {
+		spec = r.Path(spec)
 	}
-	row.IDs = append(row.IDs, s.IDs...)
-	row.Labels = append(row.Labels, s.Labels...)
-	for t := range s.IDs {
-		row.Pos = append(row.Pos, int32(t))
-		row.Seg = append(row.Seg, seg)
-	}
+	return data.LoadTemplate(spec, dir, fallback, tok)
 }
 
 // prepareData reads, renders, splits, mixes and packs the recipe's data.
 func prepareData(r *Recipe, tok *tokenizer.Tokenizer, tmpl *chat.Template, c *model.Config, ev Events) (*dataset, error) {
 	ds := &dataset{Template: tmpl.Name}
-	rd := &renderer{tok: tok, tmpl: tmpl, trainOnPrompt: r.Data.TrainOnPrompt, maxLen: min(r.Data.MaxSeqLen, c.MaxPositions)}
-	var all []example
+	rd := &renderer{tok: tok, tmpl: tmpl, opts: data.RenderOptions{TrainOnPrompt: r.Data.TrainOnPrompt}, maxLen: min(r.Data.MaxSeqLen, c.MaxPositions)}
+	var all []*data.Example
 	for _, f := range r.Data.Train {
-		exs, err := readExamples(r.Path(f))
+		exs, err := readExamples(r, r.Path(f), ev)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, exs...)
 		ds.Files = append(ds.Files, r.Path(f))
 	}
-	var trEx, valEx []example
+	var trEx, valEx []*data.Example
 	if r.Data.Validation != "" {
 		var err error
-		if valEx, err = readExamples(r.Path(r.Data.Validation)); err != nil {
+		if valEx, err = readExamples(r, r.Path(r.Data.Validation), ev); err != nil {
 			return nil, err
 		}
 		trEx = all
 		ds.Files = append(ds.Files, r.Path(r.Data.Validation))
 	} else {
-		trEx, valEx = splitVal(all, r.Data.ValFraction, r.Train.Seed)
+		// duplicates, near duplicates and shared prompts stay on one side
+		trEx, valEx = data.Split(all, r.Data.ValFraction, r.Train.Seed)
 	}
 	var err error
 	if ds.Train, err = rd.renderAll(trEx, ev); err != nil {
@@ -362,10 +162,10 @@ func prepareData(r *Recipe, tok *tokenizer.Tokenizer, tmpl *chat.Template, c *mo
 		return nil, err
 	}
 	if len(ds.Train) == 0 {
-		return nil, fmt.Errorf("data.train: no usable training example")
+		return nil, errors.New("data.train: no usable training example")
 	}
 	if r.Data.Mix.File != "" && r.Data.Mix.Ratio > 0 {
-		gen, err := readExamples(r.Path(r.Data.Mix.File))
+		gen, err := readExamples(r, r.Path(r.Data.Mix.File), ev)
 		if err != nil {
 			return nil, err
 		}
@@ -374,27 +174,30 @@ func prepareData(r *Recipe, tok *tokenizer.Tokenizer, tmpl *chat.Template, c *mo
 		if err != nil {
 			return nil, err
 		}
-		want := int(float64(len(ds.Train)) * r.Data.Mix.Ratio / (1 - r.Data.Mix.Ratio))
-		rng := rand.New(rand.NewPCG(r.Train.Seed, 0x6d6978))
-		for i := 0; i < want && len(gs) > 0; i++ {
-			ds.Train = append(ds.Train, gs[rng.IntN(len(gs))])
-		}
+		n := len(ds.Train)
+		ds.Train = data.Mix(ds.Train, gs, r.Data.Mix.Ratio, r.Train.Seed)
 		if ev != nil {
-			ev.Note(fmt.Sprintf("mixed %d general sequences into %d task sequences (ratio %.2f)", want, len(ds.Train)-want, r.Data.Mix.Ratio))
+			ev.Note(fmt.Sprintf("mixed %d general sequences into %d task sequences (ratio %.2f)", len(ds.Train)-n, n, r.Data.Mix.Ratio))
 		}
 	}
 	if r.Data.Pack {
 		n := len(ds.Train)
-		ds.Train = pack(ds.Train, rd.maxLen, r.Train.Seed)
+		if ds.Train, err = pack(ds.Train, rd.maxLen); err != nil {
+			return nil, err
+		}
 		if ev != nil {
 			ev.Note(fmt.Sprintf("packed %d sequences into %d rows of at most %d tokens", n, len(ds.Train), rd.maxLen))
 		}
 	}
-	ds.Pad = padID(tok, c)
+	pad := ""
+	if c.Pad >= 0 && c.Pad < tok.VocabSize() {
+		pad = tok.Token(int32(c.Pad))
+	}
+	ds.Pad = data.PadID(tok, pad, tmpl.EndOfTurn())
 	// evaluation data
 	testEx := valEx
 	if r.Eval.Test != "" {
-		if testEx, err = readExamples(r.Path(r.Eval.Test)); err != nil {
+		if testEx, err = readExamples(r, r.Path(r.Eval.Test), ev); err != nil {
 			return nil, err
 		}
 		ds.Files = append(ds.Files, r.Path(r.Eval.Test))
@@ -406,18 +209,21 @@ func prepareData(r *Recipe, tok *tokenizer.Tokenizer, tmpl *chat.Template, c *mo
 		return nil, err
 	}
 	for _, ex := range testEx {
-		if len(ex.Msgs) == 0 {
+		if ex.IsText() {
 			continue
 		}
-		last := len(ex.Msgs) - 1
-		text, err := tmpl.RenderText(ex.Msgs[:last], chat.Options{AddGenerationPrompt: true})
+		last := len(ex.Messages) - 1
+		if ex.Messages[last].Role != "assistant" {
+			continue
+		}
+		text, err := tmpl.RenderText(ex.Messages[:last], chat.Options{AddGenerationPrompt: true})
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", ex.File, ex.Line, err)
 		}
-		ds.Tasks = append(ds.Tasks, eval.Task{PromptIDs: tok.Encode(text, false), PromptText: text, Reference: ex.Msgs[last].Text()})
+		ds.Tasks = append(ds.Tasks, eval.Task{PromptIDs: tok.Encode(text, false), PromptText: text, Reference: ex.Messages[last].Text()})
 	}
 	if r.Eval.General != "" {
-		gen, err := readExamples(r.Path(r.Eval.General))
+		gen, err := readExamples(r, r.Path(r.Eval.General), ev)
 		if err != nil {
 			return nil, err
 		}
@@ -434,18 +240,6 @@ func prepareData(r *Recipe, tok *tokenizer.Tokenizer, tmpl *chat.Template, c *mo
 	}
 	ds.Stops = stopTokens(tok, tmpl, c)
 	return ds, nil
-}
-
-// padID picks the padding id: the config's pad, else EOS (padding is never
-// trained, so it cannot be confused with a trained EOS).
-func padID(tok *tokenizer.Tokenizer, c *model.Config) int32 {
-	if c.Pad >= 0 {
-		return int32(c.Pad)
-	}
-	if eos, ok := tok.EOS(); ok {
-		return eos
-	}
-	return 0
 }
 
 // stopTokens are the ids that end a generation: the config's EOS ids and

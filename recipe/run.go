@@ -8,10 +8,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"hone/chat"
 	"hone/compute"
 	"hone/compute/cpu"
 	"hone/eval"
@@ -242,32 +240,6 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 		return nil, nil, nil, err
 	}
 	return m, tok, closer, nil
-}
-
-// template returns the chat template that renders the data: the recipe's
-// named one, or the model's own, or ChatML.
-func template(r *Recipe, tok *tokenizer.Tokenizer) (*chat.Template, error) {
-	switch r.Data.Template {
-	case "auto", "":
-		dir, err := r.modelDir()
-		if err != nil {
-			return nil, err
-		}
-		t, err := chat.Load(dir)
-		if errors.Is(err, chat.ErrNoTemplate) {
-			return chat.Named("chatml")
-		}
-		return t, err
-	default:
-		if strings.HasSuffix(r.Data.Template, ".jinja") {
-			src, err := os.ReadFile(r.Path(r.Data.Template))
-			if err != nil {
-				return nil, err
-			}
-			return chat.Parse(string(src), r.Data.Template, chat.Specials{})
-		}
-		return chat.Named(r.Data.Template)
-	}
 }
 
 // fullParams makes every parameter not frozen trainable: a writable float32
