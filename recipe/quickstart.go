@@ -111,4 +111,3 @@ func Quickstart(ctx context.Context, o QuickstartOptions, ev Events) (*Quickstar
 	ev.Stage("4/4 done")
 	return res, nil
 }
-
