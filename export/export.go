@@ -93,7 +93,7 @@ func Export(opt Options) (*Result, error) {
 		return nil, fmt.Errorf("export --format peft needs --adapter")
 	}
 	res := &Result{}
-	err = writeFolder(opt.Out, func(dir string) error {
+	err = atomicfile.NewDir(opt.Out, func(dir string) error {
 		var got *Bundle
 		var closeGot func() error
 		var tol float64
@@ -114,7 +114,7 @@ func Export(opt Options) (*Result, error) {
 			if err := model.Save(dir, ref.Model.Config, w, dt); err != nil {
 				return err
 			}
-			if err := copyFiles(opt.Model, dir, "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+			if err := atomicfile.CopyFiles(opt.Model, dir, "generation_config.json", "tokenizer.json", "tokenizer_config.json",
 				"special_tokens_map.json", "chat_template.jinja", "tokenizer.model"); err != nil {
 				return err
 			}
@@ -229,51 +229,4 @@ func ggufTypeOf(dt tensor.DType) gguf.TensorType {
 		return gguf.F16
 	}
 	return gguf.F32
-}
-
-// copyFiles copies the named files that exist in from into to, each
-// atomically.
-func copyFiles(from, to string, names ...string) error {
-	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(from, n))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Write(filepath.Join(to, n), data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeFolder builds out under a temporary sibling name and renames it
-// into place only when fill succeeds; out must not exist or be empty.
-func writeFolder(out string, fill func(dir string) error) error {
-	if out == "" {
-		return fmt.Errorf("export: no output folder")
-	}
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return fmt.Errorf("%s: output folder exists and is not empty", out)
-	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	os.Remove(out) // an empty folder, if any
-	if err := os.Rename(tmp, out); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return os.Chmod(out, 0o755)
 }

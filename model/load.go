@@ -60,6 +60,11 @@ func LoadQuantized(dir string, prec Precision, format string) (*Model, func() er
 	return New(c, w), st.Close, nil
 }
 
+// TokenizerFiles are the files of a model folder that describe its
+// tokenizer and chat template; they travel with merged, quantised and
+// exported copies of the model.
+var TokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model"}
+
 // GenerationConfig is the part of generation_config.json hone uses.
 type GenerationConfig struct {
 	BOS int

@@ -63,7 +63,7 @@ func (c *loraCheckpoint) LoadWeights(dir string) error {
 }
 
 func (c *loraCheckpoint) Best(step int, loss float64) error {
-	return replaceFolder(c.best, c.set.Save)
+	return atomicfile.ReplaceDir(c.best, c.set.Save)
 }
 
 // fullCheckpoint saves and restores the trainable weights of full
@@ -108,60 +108,10 @@ func (c *fullCheckpoint) Best(step int, loss float64) error {
 	if c.m.Config.DType == "bfloat16" {
 		dt = tensor.BF16
 	}
-	return replaceFolder(c.best, func(dir string) error {
+	return atomicfile.ReplaceDir(c.best, func(dir string) error {
 		if err := model.Save(dir, c.m.Config, c.m.W, dt); err != nil {
 			return err
 		}
-		return copyTokenizer(c.tokDir, dir)
+		return atomicfile.CopyFiles(c.tokDir, dir, model.TokenizerFiles...)
 	})
-}
-
-// tokenizerFiles travel with saved models.
-var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"}
-
-func copyTokenizer(from, to string) error {
-	for _, n := range tokenizerFiles {
-		data, err := os.ReadFile(filepath.Join(from, n))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Write(filepath.Join(to, n), data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// replaceFolder fills a fresh temporary folder and swaps it in for dir, so
-// that dir always holds a complete copy.
-func replaceFolder(dir string, fill func(string) error) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	os.Chmod(tmp, 0o755)
-	old := dir + ".old"
-	os.RemoveAll(old)
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			os.RemoveAll(tmp)
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir)
-		return err
-	}
-	return os.RemoveAll(old)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -41,7 +40,7 @@ The folder is written under a temporary name and renamed when complete.`,
 			if t.VocabSize() != c.Vocab {
 				return fmt.Errorf("%s has %d tokens but %s has a vocabulary of %d", tok, t.VocabSize(), ckpt, c.Vocab)
 			}
-			return writeFolder(out, func(dir string) error {
+			return atomicfile.NewDir(out, func(dir string) error {
 				if err := model.Save(dir, c, w, tensor.F32); err != nil {
 					return err
 				}
@@ -67,31 +66,4 @@ The folder is written under a temporary name and renamed when complete.`,
 	}
 	convertCmd.AddCommand(llama2c)
 	rootCmd.AddCommand(convertCmd)
-}
-
-// writeFolder builds an output folder under a temporary sibling name and
-// renames it to out only when fill succeeds, so that out is never left
-// half-written. out must not exist, or be an empty folder.
-func writeFolder(out string, fill func(dir string) error) error {
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return fmt.Errorf("%s: output folder exists and is not empty", out)
-	}
-	parent := filepath.Dir(filepath.Clean(out))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	os.Remove(out) // an empty folder, if any
-	if err := os.Rename(tmp, out); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return os.Chmod(out, 0o755)
 }

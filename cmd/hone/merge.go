@@ -2,8 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"hone/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 
@@ -42,11 +41,11 @@ renamed when complete.`,
 				return err
 			}
 			merged := set.Merge(m)
-			return writeFolder(out, func(dir string) error {
+			return atomicfile.NewDir(out, func(dir string) error {
 				if err := model.Save(dir, m.Config, merged, dt); err != nil {
 					return err
 				}
-				return copyTokenizerFiles(modelDir, dir)
+				return atomicfile.CopyFiles(modelDir, dir, model.TokenizerFiles...)
 			})
 		},
 	}
@@ -76,24 +75,4 @@ func saveDType(flag, base string) (tensor.DType, error) {
 		return tensor.F16, nil
 	}
 	return 0, fmt.Errorf("--dtype %q: want float32, bfloat16 or float16", flag)
-}
-
-// tokenizerFiles are the files a model folder carries besides weights and
-// config, copied into merged and exported folders.
-var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model"}
-
-func copyTokenizerFiles(from, to string) error {
-	for _, name := range tokenizerFiles {
-		data, err := os.ReadFile(filepath.Join(from, name))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(to, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hone/internal/atomicfile"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,11 +59,11 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			if m.Config.DType == "bfloat16" {
 				dt = tensor.BF16
 			}
-			if err := writeFolder(out, func(dir string) error {
+			if err := atomicfile.NewDir(out, func(dir string) error {
 				if err := model.Save(dir, m.Config, m.W, dt); err != nil {
 					return err
 				}
-				return copyTokenizerFiles(modelDir, dir)
+				return atomicfile.CopyFiles(modelDir, dir, model.TokenizerFiles...)
 			}); err != nil {
 				return err
 			}

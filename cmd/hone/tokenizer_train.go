@@ -87,7 +87,7 @@ func runTokenizerTrain(cmd *cobra.Command, f *tokenizerTrainFlags) error {
 	if ntexts == 0 {
 		return withCode(2, errors.New("the input files hold no text"))
 	}
-	err = writeFolder(f.out, func(dir string) error {
+	err = atomicfile.NewDir(f.out, func(dir string) error {
 		if err := tk.Save(filepath.Join(dir, "tokenizer.json")); err != nil {
 			return err
 		}
