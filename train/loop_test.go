@@ -111,7 +111,7 @@ func (b *bestRecorder) Best(step int, loss float64) error {
 
 type evalLog struct{ evals []EvalInfo }
 
-func (l *evalLog) OnStep(StepInfo)    {}
+func (l *evalLog) OnStep(StepInfo)   {}
 func (l *evalLog) OnEval(e EvalInfo) { l.evals = append(l.evals, e) }
 
 // TestEarlyStopping: full fine-tuning of 4 examples at a high learning rate
