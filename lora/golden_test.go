@@ -2,7 +2,6 @@ package lora_test
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,21 +15,7 @@ import (
 )
 
 func goldenDirs(t *testing.T) []string {
-	root := shared.Env(t, "HONE_GOLDEN_DIR", "golden")
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, e := range ents {
-		if _, err := os.Stat(filepath.Join(root, e.Name(), "golden.safetensors")); e.IsDir() && err == nil {
-			dirs = append(dirs, filepath.Join(root, e.Name()))
-		}
-	}
-	if len(dirs) == 0 {
-		t.Fatalf("%s holds no model folder with a golden.safetensors", root)
-	}
-	return dirs
+	return shared.Folders(t, "golden.safetensors", "HONE_GOLDEN_DIR", "golden")
 }
 
 func ids32(x *tensor.Tensor) []int32 {

@@ -2,7 +2,6 @@ package model_test
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,23 +17,7 @@ import (
 // goldenDirs returns every model folder under the golden root
 // ($HONE_GOLDEN_DIR or ../shared/golden), skipping when there is none.
 func goldenDirs(t *testing.T) []string {
-	root := shared.Env(t, "HONE_GOLDEN_DIR", "golden")
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, e := range ents {
-		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(root, e.Name(), "golden.safetensors")); err == nil {
-				dirs = append(dirs, filepath.Join(root, e.Name()))
-			}
-		}
-	}
-	if len(dirs) == 0 {
-		t.Fatalf("%s holds no model folder with a golden.safetensors", root)
-	}
-	return dirs
+	return shared.Folders(t, "golden.safetensors", "HONE_GOLDEN_DIR", "golden")
 }
 
 func goldenTensor(t *testing.T, f *safetensors.File, name string) *tensor.Tensor {

@@ -64,3 +64,26 @@ func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// Folders returns every subfolder of the root Env(t, name, elem...) finds
+// that holds the file marker (e.g. the golden model folders, each with a
+// golden.safetensors), sorted. Tests iterate over what is there, never a
+// fixed list; a root with no such folder fails the test.
+func Folders(t testing.TB, marker, name string, elem ...string) []string {
+	t.Helper()
+	root := Env(t, name, elem...)
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(root, e.Name(), marker)); e.IsDir() && err == nil {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("%s holds no folder with a %s", root, marker)
+	}
+	return dirs
+}
