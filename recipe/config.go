@@ -126,7 +126,9 @@ type Evaluation struct {
 	Skip bool `yaml:"skip"`
 	// Test is a held-out file of prompts and reference answers.
 	Test string `yaml:"test"`
-	// Metrics: exact, json, schema, fields, rouge (default from the data).
+	// Metrics limits the report to these task metrics: exact_match,
+	// json_valid, schema_valid, field_accuracy, rouge_l (default: every
+	// metric that applies to the data).
 	Metrics []string `yaml:"metrics"`
 	// General is plain text for the forgetting probe.
 	General string `yaml:"general"`
@@ -330,6 +332,13 @@ func (r *Recipe) Validate() error {
 	}
 	if t.EvalEvery < 0 || t.Patience < 0 || t.SaveEvery < 0 || t.Threads < 0 {
 		bad("train.eval_every, early_stopping_patience, save_every and threads must not be negative")
+	}
+	for i, m := range r.Eval.Metrics {
+		switch m {
+		case "exact_match", "json_valid", "schema_valid", "field_accuracy", "rouge_l":
+		default:
+			bad("eval.metrics[%d]: %q, want exact_match, json_valid, schema_valid, field_accuracy or rouge_l", i, m)
+		}
 	}
 	if r.Eval.Samples < 0 || r.Eval.MaxNewTokens < 0 || r.Eval.Limit < 0 {
 		bad("eval.samples, eval.max_new_tokens and eval.limit must not be negative")

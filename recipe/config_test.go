@@ -30,6 +30,7 @@ func TestLoadErrors(t *testing.T) {
 		{"missing dataset", "model: m\ndata: {train: [nope.jsonl]}\n", nil, "data.train[0]: nope.jsonl does not exist"},
 		{"no data", "model: m\n", nil, "data.train: missing"},
 		{"bad technique", "model: m\ntechnique: dora\ndata: {train: [train.jsonl]}\n", nil, "technique"},
+		{"unknown metric", "model: m\ndata: {train: [train.jsonl]}\neval: {metrics: [bleu]}\n", nil, "eval.metrics[0]"},
 		{"wrong type", "model: m\ndata: {train: [train.jsonl]}\ntrain: {batch_size: many}\n", nil, "batch_size"},
 	}
 	for _, tt := range tests {

@@ -66,6 +66,19 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 	if err != nil {
 		return nil, err
 	}
+	if len(r.Eval.Metrics) > 0 {
+		keep := map[string]bool{}
+		for _, m := range r.Eval.Metrics {
+			keep[m] = true
+		}
+		for _, side := range []*eval.Side{&rep.Base, &rep.Tuned} {
+			for k := range side.Metrics {
+				if !keep[k] {
+					delete(side.Metrics, k)
+				}
+			}
+		}
+	}
 	rep.Title = "hone: base vs tuned"
 	rep.Model = r.Model
 	rep.Adapter = res.Adapter
