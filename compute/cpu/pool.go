@@ -128,6 +128,15 @@ func (p *pool) run(tasks int, f func(int)) {
 		}
 	}
 	j.work()
+	// The other threads are finishing their last tasks: watch for the end
+	// a while before parking, which would cost a wake-up on the critical
+	// path of every small op.
+	n := int64(tasks)
+	for start, i := time.Now(), 1; j.done.Load() < n; i++ {
+		if i%64 == 0 && time.Since(start) > spinTime {
+			break
+		}
+	}
 	<-j.fin
 	if r := j.failed.Load(); r != nil {
 		panic(*r)
