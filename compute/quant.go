@@ -132,3 +132,19 @@ func release(t *tensor.Tensor) {
 	b := t.Data[:cap(t.Data)]
 	scratchPool.Put(&b)
 }
+
+// EmbedQuant copies row ids[i] of the quantised table into row i of out
+// (F32), dequantising only the rows looked up.
+func EmbedQuant(e Engine, out *tensor.Tensor, table *quant.Matrix, ids []int32) {
+	if out.DType != tensor.F32 || out.Cols() != table.Cols || out.Rows() != len(ids) {
+		panic(fmt.Sprintf("compute.EmbedQuant: out %v for %d ids of a [%d %d] table", out, len(ids), table.Rows, table.Cols))
+	}
+	o := out.F32()
+	d := table.Cols
+	for i, id := range ids {
+		if id < 0 || int(id) >= table.Rows {
+			panic(fmt.Sprintf("compute.EmbedQuant: id %d at %d outside the table of %d rows", id, i, table.Rows))
+		}
+		table.DequantizeRows(o[i*d:(i+1)*d], int(id), int(id)+1)
+	}
+}

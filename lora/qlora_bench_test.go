@@ -61,6 +61,7 @@ func writeRandom1B(dir string) error {
 // projections quantised to NF4 at load time (technique "qlora"), and prints
 // tokens/s and the process's peak resident memory over the steps.
 func qloraChild(technique, dir string) error {
+	debug.SetGCPercent(50) // as hone train sets it
 	load := model.Load
 	if technique == "qlora" {
 		load = func(dir string, prec model.Precision) (*model.Model, func() error, error) {

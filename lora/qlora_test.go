@@ -25,11 +25,16 @@ func TestQLoRAGradientsEqualLoRAOnDequantised(t *testing.T) {
 			if _, err := q.W.Quantize(q.Config, "nf4", true, model.FP32); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := q.W.QuantizeEmbedding(q.Config, "nf4", model.FP32); err != nil {
+				t.Fatal(err)
+			}
 			d := mk()
 			for _, name := range d.Config.LinearNames() {
 				l := d.W.LinearByName(name)
 				l.W = q.W.LinearByName(name).Weight()
 			}
+			d.W.Embed = q.W.EmbedQ.Dequantize()
+			d.W.LMHead = d.W.Embed
 			b := &model.Batch{B: 2, T: 6, IDs: []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8},
 				Labels: []int32{-100, -100, 4, 1, 5, 9, -100, 6, 5, 3, 5, 8}}
 			var sets [2]*lora.Set

@@ -79,7 +79,7 @@ func (d *BatchDecoder) Decode(e compute.Engine, caches []*Cache, ids []int32, lo
 	}
 	cos, sin := m.ropeTables(maxLen)
 	x := sc.x
-	e.Embed(x, m.W.Embed, ids)
+	m.embed(e, x, ids)
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
 	for l := range m.W.Layers {
 		sc.la.X = x
@@ -89,7 +89,7 @@ func (d *BatchDecoder) Decode(e compute.Engine, caches []*Cache, ids []int32, lo
 		kc.Len++
 	}
 	e.RMSNorm(sc.h, x, m.W.Norm, float32(c.RMSEps), nil)
-	e.MatMul(logits, sc.h, m.W.LMHead, false, true, false)
+	m.head(e, logits, sc.h, true, false)
 	return nil
 }
 

@@ -89,7 +89,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 		Scale: float32(1 / math.Sqrt(float64(c.HeadDim))),
 	}
 	x := sc.x
-	e.Embed(x, m.W.Embed, ids)
+	m.embed(e, x, ids)
 	for l := range m.W.Layers {
 		kDst := kc.K[l].Slice(kc.Len, kc.Len+n)
 		vDst := kc.V[l].Slice(kc.Len, kc.Len+n)
@@ -109,7 +109,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	}
 	h := tensor.New(m.ActType(), rows, c.Hidden)
 	e.RMSNorm(h, x, m.W.Norm, float32(c.RMSEps), nil)
-	e.MatMul(logits, h, m.W.LMHead, false, true, false)
+	m.head(e, logits, h, true, false)
 	return nil
 }
 
@@ -122,6 +122,6 @@ func (m *Model) Logits(e compute.Engine, b *Batch) (*tensor.Tensor, error) {
 	a := m.NewActivations(b.B, b.T, true) // one shared set of layer buffers
 	m.Forward(e, b, a, false)
 	out := tensor.New(m.ActType(), b.B*b.T, m.Config.Vocab)
-	e.MatMul(out, a.HF, m.W.LMHead, false, true, false)
+	m.head(e, out, a.HF, true, false)
 	return out, nil
 }

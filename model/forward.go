@@ -21,6 +21,25 @@ type Model struct {
 // New returns a model over the given weights.
 func New(c *Config, w *Weights) *Model { return &Model{Config: c, W: w} }
 
+// embed looks the ids up in the embedding, quantised or not.
+func (m *Model) embed(e compute.Engine, x *tensor.Tensor, ids []int32) {
+	if m.W.EmbedQ != nil {
+		compute.EmbedQuant(e, x, m.W.EmbedQ, ids)
+		return
+	}
+	e.Embed(x, m.W.Embed, ids)
+}
+
+// head computes logits = h·LMHeadᵀ (tb) or, for the backward, adds
+// dlogits·LMHead into dh (!tb, acc).
+func (m *Model) head(e compute.Engine, c, a *tensor.Tensor, tb, acc bool) {
+	if m.W.EmbedQ != nil {
+		compute.MatMulQuant(e, c, a, m.W.EmbedQ, tb, acc)
+		return
+	}
+	e.MatMul(c, a, m.W.LMHead, false, tb, acc)
+}
+
 // ActType is the dtype of activations: F32, or F64 when the weights are
 // F64 (finite-difference checks of the whole model run in float64).
 func (m *Model) ActType() tensor.DType {
@@ -253,7 +272,7 @@ func (m *Model) Forward(e compute.Engine, b *Batch, a *Activations, train bool) 
 	cos, sin := m.ropeTables(b.maxPos())
 	s := m.attnShape(b)
 	x := a.inputs[0]
-	e.Embed(x, m.W.Embed, b.IDs)
+	m.embed(e, x, b.IDs)
 	for l := range m.W.Layers {
 		la := a.layers[0]
 		out := x
@@ -384,7 +403,7 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 			copy(hv.Data[j*rb:(j+1)*rb], a.HF.Data[r*rb:(r+1)*rb])
 			labels[j] = tg[r]
 		}
-		e.MatMul(lv, hv, m.W.LMHead, false, true, false)
+		m.head(e, lv, hv, true, false)
 		var dl *tensor.Tensor
 		if backward {
 			dl = lv
@@ -397,7 +416,7 @@ func (m *Model) Loss(e compute.Engine, b *Batch, a *Activations, g *Weights, gra
 		}
 		dv := dhc.Slice(0, k)
 		dv.Zero()
-		e.MatMul(dv, lv, m.W.LMHead, false, false, true)
+		m.head(e, dv, lv, false, true)
 		if g != nil && g.LMHead != nil {
 			e.MatMul(g.LMHead, lv, hv, true, false, true)
 		}

@@ -56,6 +56,10 @@ func LoadQuantized(dir string, prec Precision, format string) (*Model, func() er
 		st.Close()
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	if _, err := w.QuantizeEmbedding(c, format, prec); err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	st.Release()
 	return New(c, w), st.Close, nil
 }
@@ -127,6 +131,9 @@ func Save(dir string, c *Config, w *Weights, dtype tensor.DType) error {
 				}
 				continue
 			}
+		}
+		if t == nil && p.Name == "model.embed_tokens.weight" && w.EmbedQ != nil {
+			t = w.EmbedQ.Dequantize()
 		}
 		if t == nil {
 			return fmt.Errorf("save %s: parameter %s is missing", dir, p.Name)

@@ -104,7 +104,10 @@ type Layer struct {
 // Weights holds every parameter of a model. The same struct holds
 // gradients during training, with nil for frozen parameters.
 type Weights struct {
-	Embed  *tensor.Tensor // model.embed_tokens [vocab, hidden]
+	Embed *tensor.Tensor // model.embed_tokens [vocab, hidden]; nil when EmbedQ holds it
+	// EmbedQ, when not nil, is a tied embedding (and so the LM head) stored
+	// quantised: QLoRA's frozen base keeps it in NF4 too.
+	EmbedQ *quant.Matrix
 	Layers []Layer
 	Norm   *tensor.Tensor // model.norm [hidden]
 	// LMHead is lm_head [vocab, hidden]; the same tensor as Embed when the
@@ -372,4 +375,23 @@ func (w *Weights) Quantize(c *Config, format string, double bool, prec Precision
 		n += int64(l.Q.Bytes())
 	}
 	return n, nil
+}
+
+// QuantizeEmbedding stores a tied embedding (the LM head too) quantised,
+// as QLoRA's frozen base: lookups dequantise rows and the LM head's
+// products dequantise tiles. Untied models keep theirs. It returns the
+// bytes the embedding now takes (0 when untied).
+func (w *Weights) QuantizeEmbedding(c *Config, format string, prec Precision) (int64, error) {
+	if !c.TieEmbeddings || w.EmbedQ != nil {
+		return 0, nil
+	}
+	q, err := quant.QuantizeMatrix(w.Embed, format, format == "nf4")
+	if err != nil {
+		return 0, fmt.Errorf("model.embed_tokens.weight: %w", err)
+	}
+	if prec == BF16 {
+		q.ComputeDType = tensor.BF16
+	}
+	w.EmbedQ, w.Embed, w.LMHead = q, nil, nil
+	return int64(q.Bytes()), nil
 }

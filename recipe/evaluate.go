@@ -36,6 +36,9 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 			if _, err := w.Quantize(base.Config, "nf4", true, prec); err != nil {
 				return nil, err
 			}
+			if _, err := w.QuantizeEmbedding(base.Config, "nf4", prec); err != nil {
+				return nil, err
+			}
 		}
 		if _, err := lora.Load(res.Adapter, tuned); err != nil {
 			return nil, err

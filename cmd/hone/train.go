@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ checkpoint folder (OUTPUT/checkpoint) exactly where it stopped.`,
 			if err != nil {
 				return withCode(2, err)
 			}
+			trainingGC()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			p := newProgress(cmd.ErrOrStderr())
@@ -134,3 +136,13 @@ func (p *progress) OnEval(e train.EvalInfo) {
 }
 
 func (p *progress) done() { p.clearBar() }
+
+// trainingGC lets the garbage collector run at half the default heap
+// growth (GOGC=50) unless GOGC is set: a training process holds a large
+// live heap (quantised weights, activations), and the default would let
+// garbage grow to its size again before collecting.
+func trainingGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+}
