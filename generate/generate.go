@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"hone/compute"
 	"hone/model"
@@ -108,9 +106,13 @@ func Continue(ctx context.Context, e compute.Engine, m *model.Model, cache *mode
 		return nil, err
 	}
 	res := &Result{PromptTokens: len(prompt), Reason: StopLength}
-	var st streamer
-	st.stops = opt.StopStrings
-	st.emit = onText
+	st := Stream{Stops: opt.StopStrings}
+	emit := func(d string) error {
+		if d == "" || onText == nil {
+			return nil
+		}
+		return onText(d)
+	}
 	for len(res.Tokens) < opt.MaxTokens {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -127,8 +129,8 @@ func Continue(ctx context.Context, e compute.Engine, m *model.Model, cache *mode
 		res.Tokens = append(res.Tokens, next)
 		tokens = append(tokens, next)
 		if dec != nil {
-			done, err := st.update(dec.Decode(res.Tokens, true))
-			if err != nil {
+			delta, done := st.Update(dec.Decode(res.Tokens, true))
+			if err := emit(delta); err != nil {
 				return res, err
 			}
 			if done {
@@ -145,69 +147,10 @@ func Continue(ctx context.Context, e compute.Engine, m *model.Model, cache *mode
 	}
 	res.CompletionTokens = len(res.Tokens)
 	if dec != nil {
-		if err := st.finish(); err != nil {
+		if err := emit(st.Flush()); err != nil {
 			return res, err
 		}
-		res.Text = st.text
+		res.Text = st.Text()
 	}
 	return res, nil
 }
-
-// streamer turns the growing decoded text into deltas that are safe to
-// show: whole UTF-8 characters, never a part that might turn out to begin a
-// stop string.
-type streamer struct {
-	stops   []string
-	emit    func(string) error
-	text    string // the final text so far (cut at a stop string)
-	sent    int    // bytes of text already emitted
-	stopped bool
-}
-
-// update takes the whole decoded text so far; it reports whether a stop
-// string was found.
-func (s *streamer) update(full string) (bool, error) {
-	s.text = full
-	for _, st := range s.stops {
-		if st == "" {
-			continue
-		}
-		if i := strings.Index(full, st); i >= 0 {
-			s.text = full[:i]
-			s.stopped = true
-		}
-	}
-	if s.stopped {
-		return true, s.flush(len(s.text))
-	}
-	safe := len(full)
-	// hold back an incomplete trailing character (decoders emit U+FFFD for
-	// partial byte sequences) and any suffix that could start a stop string
-	for safe > s.sent && strings.HasSuffix(full[:safe], "\uFFFD") {
-		safe -= len("\uFFFD")
-	}
-	for _, st := range s.stops {
-		for k := min(len(st)-1, safe); k > 0; k-- {
-			if strings.HasSuffix(full[:safe], st[:k]) {
-				safe -= k
-				break
-			}
-		}
-	}
-	for safe > s.sent && !utf8.ValidString(full[s.sent:safe]) {
-		safe--
-	}
-	return false, s.flush(safe)
-}
-
-func (s *streamer) flush(upto int) error {
-	if upto <= s.sent || s.emit == nil {
-		s.sent = max(s.sent, upto)
-		return nil
-	}
-	delta := s.text[s.sent:upto]
-	s.sent = upto
-	return s.emit(delta)
-}
-
-func (s *streamer) finish() error { return s.flush(len(s.text)) }

@@ -81,31 +81,27 @@ func (letters) Decode(ids []int32, skip bool) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-func TestStreamerStopStringsAndUTF8(t *testing.T) {
+func TestStreamStopStringsAndUTF8(t *testing.T) {
 	var out []string
-	st := streamer{stops: []string{"xyz"}, emit: func(s string) error { out = append(out, s); return nil }}
-	for _, full := range []string{"ab", "abx", "abxy", "abxyq", "abxyqx", "abxyqxyz"} {
-		done, err := st.update(full)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done != (full == "abxyqxyz") {
-			t.Fatalf("update(%q) done = %v", full, done)
+	st := Stream{Stops: []string{"q", "xyz"}}
+	for _, full := range []string{"ab", "abx", "abxy", "abxyz-q"} {
+		d, done := st.Update(full)
+		out = append(out, d)
+		if done != (full == "abxyz-q") {
+			t.Fatalf("Update(%q) done = %v", full, done)
 		}
 	}
-	if got := strings.Join(out, ""); got != "abxyq" || st.text != "abxyq" {
-		t.Fatalf("streamed %q (text %q), want %q: the stop string and nothing after", got, st.text, "abxyq")
+	// the earliest stop string wins, whatever its place in the list
+	if got := strings.Join(out, ""); got != "ab" || st.Text() != "ab" {
+		t.Fatalf("streamed %q (text %q), want %q: nothing from the first stop string on", got, st.Text(), "ab")
 	}
-	out = nil
-	st = streamer{emit: func(s string) error { out = append(out, s); return nil }}
-	st.update("a\uFFFD")
-	if strings.Join(out, "") != "a" {
-		t.Fatalf("an incomplete character was streamed: %q", out)
+	st = Stream{}
+	if d, _ := st.Update("a\uFFFD"); d != "a" {
+		t.Fatalf("an incomplete character was streamed: %q", d)
 	}
-	st.update("aé")
-	st.finish()
-	if strings.Join(out, "") != "aé" {
-		t.Fatalf("streamed %q, want %q", strings.Join(out, ""), "aé")
+	d, _ := st.Update("aé")
+	if d+st.Flush() != "é" {
+		t.Fatalf("streamed %q, want %q", d, "é")
 	}
 }
 

@@ -3,10 +3,8 @@ package serve
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"hone/generate"
 	"hone/model"
@@ -75,7 +73,7 @@ type seq struct {
 	gen      []int32   // generated tokens
 	logits   []float32 // the next token's logits, when ready
 	next     int32     // the token to feed at the next decode step
-	text     textStream
+	text     generate.Stream
 	finished bool
 	first    bool // the first token was reported to the metrics
 }
@@ -118,7 +116,7 @@ func (s *Server) run() {
 				capacity = min(capacity, mp)
 			}
 			active = append(active, &seq{job: j, cache: j.variant.m.NewCache(capacity),
-				tokens: append([]int32(nil), j.prompt...), text: textStream{stops: j.stops}})
+				tokens: append([]int32(nil), j.prompt...), text: generate.Stream{Stops: j.stops}})
 		}
 		s.metrics.active.set(float64(len(active)))
 		s.metrics.queued.set(float64(len(s.queue)))
@@ -243,7 +241,11 @@ func (s *Server) sample(q *seq) {
 	q.gen = append(q.gen, tok)
 	q.tokens = append(q.tokens, tok)
 	s.metrics.tokens.inc()
-	if q.text.update(s.tok.Decode(q.gen, true), q.out.put) {
+	delta, stopped := q.text.Update(s.tok.Decode(q.gen, true))
+	if delta != "" {
+		q.out.put(event{text: delta})
+	}
+	if stopped {
 		q.finish("stop", nil)
 		return
 	}
@@ -265,58 +267,9 @@ func (q *seq) finish(reason string, err error) {
 	q.finished = true
 	q.cache = nil
 	if err == nil {
-		q.text.flush(q.out.put)
+		if d := q.text.Flush(); d != "" {
+			q.out.put(event{text: d})
+		}
 	}
 	q.out.put(event{done: true, reason: reason, err: err, usage: usage{len(q.prompt), len(q.gen)}})
-}
-
-// textStream turns the growing decoded text into deltas that are safe to
-// send: whole UTF-8 characters, never a part that might turn out to begin
-// a stop string (the text is cut before a stop string).
-type textStream struct {
-	stops []string
-	text  string // the text so far, cut at a stop string
-	sent  int    // bytes of text already sent
-}
-
-// update takes the whole decoded text so far and sends what is certain; it
-// reports whether a stop string was found.
-func (t *textStream) update(full string, put func(event)) bool {
-	t.text = full
-	for _, st := range t.stops {
-		if i := strings.Index(full, st); st != "" && i >= 0 && i < len(t.text) {
-			t.text = full[:i]
-		}
-	}
-	if len(t.text) < len(full) {
-		t.send(len(t.text), put)
-		return true
-	}
-	safe := len(full)
-	for safe > t.sent && strings.HasSuffix(full[:safe], "\uFFFD") {
-		safe -= len("\uFFFD") // a partial character decodes as U+FFFD
-	}
-	for _, st := range t.stops {
-		for k := min(len(st)-1, safe); k > 0; k-- {
-			if strings.HasSuffix(full[:safe], st[:k]) {
-				safe -= k
-				break
-			}
-		}
-	}
-	for safe > t.sent && !utf8.ValidString(full[t.sent:safe]) {
-		safe--
-	}
-	t.send(safe, put)
-	return false
-}
-
-func (t *textStream) flush(put func(event)) { t.send(len(t.text), put) }
-
-func (t *textStream) send(upto int, put func(event)) {
-	if upto <= t.sent {
-		return
-	}
-	put(event{text: t.text[t.sent:upto]})
-	t.sent = upto
 }

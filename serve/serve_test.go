@@ -389,28 +389,6 @@ func TestShutdown(t *testing.T) {
 	<-f.srv.stopped
 }
 
-func TestTextStream(t *testing.T) {
-	var out []string
-	put := func(e event) { out = append(out, e.text) }
-	ts := textStream{stops: []string{"xyz"}}
-	for _, full := range []string{"ab", "abx", "abxy", "abxyq", "abxyqx", "abxyqxyzzz"} {
-		if stop := ts.update(full, put); stop != (full == "abxyqxyzzz") {
-			t.Fatalf("update(%q) stop = %v", full, stop)
-		}
-	}
-	if got := strings.Join(out, ""); got != "abxyq" {
-		t.Fatalf("streamed %q, want %q", got, "abxyq")
-	}
-	out = nil
-	ts = textStream{}
-	ts.update("a\uFFFD", put)
-	ts.update("aé", put)
-	ts.flush(put)
-	if got := strings.Join(out, ""); got != "aé" || len(out) != 2 {
-		t.Fatalf("streamed %q in %d pieces, want \"aé\" in 2", got, len(out))
-	}
-}
-
 // TestLoad runs 32 concurrent streaming clients against loopback for 3 s
 // (60 s with HONE_LOADTEST=1): no errors besides 429s, memory stable.
 func TestLoad(t *testing.T) {
