@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -83,6 +85,15 @@ func qloraChild(technique, dir string) error {
 		return fmt.Errorf("resetting the peak RSS mark: %w", err)
 	}
 
+	heap := func(what string) {
+		if os.Getenv("HONE_QLORA_HEAPPROF") != "" {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("HEAP %s: %d MiB live, %d MiB in use, RSS %d MiB\n", what, ms.HeapAlloc>>20, ms.HeapInuse>>20, peakRSS()>>20)
+		}
+	}
+	heap("loaded")
 	set, err := lora.New(m, lora.Config{R: 16, Alpha: 32, Targets: []string{"all-linear"}}, 1)
 	if err != nil {
 		return err
@@ -99,7 +110,9 @@ func qloraChild(technique, dir string) error {
 		ids[i] = int32(rng.IntN(c.Vocab))
 	}
 	b := &model.Batch{B: 1, T: T, IDs: ids, Labels: ids}
+	heap("adapters")
 	a := m.NewActivations(1, T, true)
+	heap("activations")
 	var best time.Duration
 	for step := 0; step < 3; step++ {
 		t0 := time.Now()
@@ -108,10 +121,26 @@ func qloraChild(technique, dir string) error {
 		m.Loss(e, b, a, nil, 1.0/T, true)
 		m.Backward(e, b, a, nil)
 		opt.Update(ps, 1e-4)
+		heap(fmt.Sprint("step ", step))
+		if f := os.Getenv("HONE_QLORA_HEAPPROF"); f != "" {
+			pf, _ := os.Create(fmt.Sprintf("%s.%s.%d", f, technique, step))
+			pprof.WriteHeapProfile(pf)
+			pf.Close()
+		}
 		if d := time.Since(t0); step > 0 && (best == 0 || d < best) {
 			best = d
 		}
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if f := os.Getenv("HONE_QLORA_HEAPPROF"); f != "" {
+		runtime.GC()
+		pf, _ := os.Create(f + "." + technique)
+		pprof.WriteHeapProfile(pf)
+		pf.Close()
+	}
+	fmt.Printf("MEM %s heap-sys %d MiB, heap-in-use %d MiB, heap-released %d MiB, stacks %d MiB, other runtime %d MiB, GC cycles %d\n",
+		technique, ms.HeapSys>>20, ms.HeapInuse>>20, ms.HeapReleased>>20, ms.StackSys>>20, (ms.Sys-ms.HeapSys-ms.StackSys)>>20, ms.NumGC)
 	fmt.Printf("RESULT %s %.2f %d\n", technique, T/best.Seconds(), peakRSS())
 	return nil
 }
@@ -152,9 +181,15 @@ func BenchmarkQLoRA1B(b *testing.B) {
 	if os.Getenv("HONE_BENCH_1B") == "" {
 		b.Skip("set HONE_BENCH_1B=1 to run (two processes of ~3 GB, a few minutes)")
 	}
-	dir := b.TempDir()
-	if err := writeRandom1B(dir); err != nil {
-		b.Fatal(err)
+	// HONE_BENCH_1B_DIR keeps the 2.5 GB checkpoint between runs
+	dir := os.Getenv("HONE_BENCH_1B_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		if err := writeRandom1B(dir); err != nil {
+			b.Fatal(err)
+		}
 	}
 	res := map[string][2]float64{}
 	for _, tech := range []string{"lora", "qlora"} {
@@ -165,6 +200,9 @@ func BenchmarkQLoRA1B(b *testing.B) {
 			b.Fatalf("%s child: %v\n%s", tech, err, out)
 		}
 		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "MEM ") {
+				b.Log(line)
+			}
 			if f := strings.Fields(line); len(f) == 4 && f[0] == "RESULT" {
 				tps, _ := strconv.ParseFloat(f[2], 64)
 				rss, _ := strconv.ParseFloat(f[3], 64)

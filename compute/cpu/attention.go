@@ -71,6 +71,7 @@ type attnPlan struct {
 	group, kTiles int
 	panel         int // elements of one packed panel: nr * hd
 	kp, vp        []float32
+	bufs          []*buf[float32] // scratch behind kp and vp, for release
 	qv, kv, vv    []float32
 	fast          *vecSet
 }
@@ -93,7 +94,9 @@ func (e *Engine) newAttnPlan(s compute.AttnShape, q, k, v *tensor.Tensor, packV 
 // kTiles panels per (sequence, kv head).
 func (a *attnPlan) packKeys(x []float32) []float32 {
 	s, nr := a.s, a.kern.nr
-	out := make([]float32, s.Batch*s.KVHeads*a.kTiles*a.panel)
+	ob := getBuf[float32](s.Batch * s.KVHeads * a.kTiles * a.panel)
+	a.bufs = append(a.bufs, ob)
+	out := ob.s
 	for b := 0; b < s.Batch; b++ {
 		for g := 0; g < s.KVHeads; g++ {
 			op := operand{f: x[b*s.Tk*a.ldk+g*a.hd:], ld: a.ldk, t: true}
@@ -104,6 +107,14 @@ func (a *attnPlan) packKeys(x []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// release returns the plan's packed keys and values to the free list.
+func (a *attnPlan) release() {
+	for _, b := range a.bufs {
+		putBuf(b)
+	}
+	a.bufs, a.kp, a.vp = nil, nil, nil
 }
 
 // keyPanel returns packed panel t of (b, g) from p (kp or vp).
@@ -129,7 +140,9 @@ func (e *Engine) attendFew(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
 	work := func(t int) {
 		b, h := t/s.Heads, t%s.Heads
 		g := h / group
-		sc := make([]float32, s.QOffset+s.Tq)
+		sb := getBuf[float32](s.QOffset + s.Tq)
+		defer putBuf(sb)
+		sc := sb.s
 		kb := kv[b*s.Tk*ldk+g*hd:]
 		vb := vv[b*s.Tk*ldk+g*hd:]
 		for i := 0; i < s.Tq; i++ {
@@ -180,6 +193,7 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		return
 	}
 	a := e.newAttnPlan(s, q, k, v, false)
+	defer a.release()
 	mr, nr, hd := a.kern.mr, a.kern.nr, a.hd
 	qBlocks := (s.Tq + mr - 1) / mr
 	tasks := s.Batch * s.Heads * qBlocks
@@ -188,9 +202,12 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		g := h / a.group
 		i0 := qb * mr
 		rows := min(mr, s.Tq-i0)
-		qa := make([]float32, mr*hd+mr*nr+2*mr)
+		qab := getBuf[float32](mr*hd + mr*nr + 2*mr)
+		defer putBuf(qab)
+		qa := qab.s
 		sc := qa[mr*hd : mr*hd+mr*nr]
-		m, l := qa[mr*hd+mr*nr:mr*hd+mr*nr+mr], make([]float64, mr)
+		var lArr [16]float64
+		m, l := qa[mr*hd+mr*nr:mr*hd+mr*nr+mr], lArr[:mr]
 		a.packRows(qa, a.qv, b, h, i0)
 		for i := range rows {
 			m[i] = negInf
@@ -271,6 +288,7 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		return
 	}
 	a := e.newAttnPlan(s, q, k, v, true)
+	defer a.release()
 	mr, nr, hd := a.kern.mr, a.kern.nr, a.hd
 	pairs := s.Batch * s.KVHeads
 	threads := e.threads
@@ -304,13 +322,24 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		bounds[chunks] = a.kTiles
 	}
 	// D[i] = dout_i · out_i per query row and head, shared by all tasks.
-	dd := make([]float32, s.Batch*s.Tq*s.Heads)
+	ddb := getBuf[float32](s.Batch * s.Tq * s.Heads)
+	defer putBuf(ddb)
+	dd := ddb.s
 	for r := range dd {
 		dd[r] = dot(a.fast, gv[r*hd:(r+1)*hd], ov[r*hd:(r+1)*hd])
 	}
 	var dqParts [][]float32
+	var dqBufs []*buf[float32]
 	if chunks > 1 && dqv != nil {
 		dqParts = make([][]float32, tasks)
+		dqBufs = make([]*buf[float32], tasks)
+		defer func() {
+			for _, b := range dqBufs {
+				if b != nil {
+					putBuf(b)
+				}
+			}
+		}()
 	}
 	qBlocks := (s.Tq + mr - 1) / mr
 	work := func(t int) {
@@ -321,7 +350,9 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 			return
 		}
 		ja := ta * nr
-		scratch := make([]float32, 2*mr*hd+2*mr*nr)
+		scb := getBuf[float32](2*mr*hd + 2*mr*nr)
+		defer putBuf(scb)
+		scratch := scb.s
 		qa, ga := scratch[:mr*hd], scratch[mr*hd:2*mr*hd]
 		sc, dp := scratch[2*mr*hd:2*mr*hd+mr*nr], scratch[2*mr*hd+mr*nr:]
 		kb := a.kv[b*s.Tk*a.ldk+g*hd:]
@@ -334,7 +365,9 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		}
 		var dqLocal []float32
 		if dqParts != nil {
-			dqLocal = make([]float32, s.Tq*a.group*hd)
+			dqBufs[t] = getBuf[float32](s.Tq * a.group * hd)
+			dqLocal = dqBufs[t].s
+			clear(dqLocal)
 			dqParts[t] = dqLocal
 		}
 		for h := g * a.group; h < (g+1)*a.group; h++ {

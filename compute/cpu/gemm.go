@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"sync"
 	"unsafe"
 
 	"hone/tensor"
@@ -386,7 +385,7 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 		bbuf := getBuf[E](maxW * nr * maxChunk)
 		defer putBuf(bbuf)
 		pb := bbuf.s
-		var tile [64 * 64]float32
+		var tile []float32 // an edge micro-tile, taken when first needed
 		for bi := 0; bi+1 < len(kb); bi++ {
 			p0, p1 := kb[bi], kb[bi+1]
 			w := (p1 - p0 + step - 1) / step * step
@@ -408,6 +407,11 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 					if i0+mr <= m && j0+nr <= n {
 						pl.kern(steps, ap, bp, &c[i0*ldc+j0], ldc, accFlag)
 						continue
+					}
+					if tile == nil {
+						tb := getBuf[float32](mr * nr)
+						defer putBuf(tb)
+						tile = tb.s
 					}
 					pl.kern(steps, ap, bp, &tile[0], nr, 0)
 					rows, cols := min(mr, m-i0), min(nr, n-j0)
@@ -537,7 +541,9 @@ func packABF16(dst []uint16, a operand, m int, kb *bf16Kernel, i0, p0, p1 int, t
 	if !a.t && kb.cvt != nil && tr8 != nil && mr == 8 && rows == 8 && kc >= 16 && kc <= kcBF16 {
 		// Round 8 rows to bf16 with the vector conversion, then transpose
 		// them as 32-bit pairs.
-		var tmp [8 * kcBF16]uint16
+		tb := getBuf[uint16](8 * kcBF16)
+		defer putBuf(tb)
+		tmp := tb.s
 		k16 := kc &^ 15
 		for i := 0; i < 8; i++ {
 			src := a.f[(i0+i)*a.ld+p0 : (i0+i)*a.ld+p1]
@@ -649,45 +655,3 @@ func packBBF16(dst []uint16, b operand, n int, kb *bf16Kernel, j0, p0, p1 int, t
 	}
 }
 
-// buf is a 64-byte aligned scratch slice from a pool.
-type buf[E float32 | uint16] struct {
-	s   []E
-	raw []E
-}
-
-var (
-	poolF32 sync.Pool
-	poolU16 sync.Pool
-)
-
-// getBuf returns scratch of at least n elements (contents undefined).
-func getBuf[E float32 | uint16](n int) *buf[E] {
-	var p *sync.Pool
-	var e E
-	if unsafe.Sizeof(e) == 4 {
-		p = &poolF32
-	} else {
-		p = &poolU16
-	}
-	b, _ := p.Get().(*buf[E])
-	if b == nil || cap(b.raw) < n+32 {
-		b = &buf[E]{raw: make([]E, n+32)}
-	}
-	off := 0
-	if n > 0 {
-		addr := uintptr(unsafe.Pointer(&b.raw[0]))
-		off = int((64 - addr%64) % 64 / unsafe.Sizeof(e))
-	}
-	b.s = b.raw[off : off+n]
-	return b
-}
-
-// putBuf returns scratch to its pool.
-func putBuf[E float32 | uint16](b *buf[E]) {
-	var e E
-	if unsafe.Sizeof(e) == 4 {
-		poolF32.Put(b)
-	} else {
-		poolU16.Put(b)
-	}
-}
