@@ -654,4 +654,3 @@ func packBBF16(dst []uint16, b operand, n int, kb *bf16Kernel, j0, p0, p1 int, t
 		}
 	}
 }
-
