@@ -95,6 +95,11 @@ func Train(e compute.Engine, m *model.Model, o TrainOptions, onStep func(StepRep
 		return nil, err
 	}
 	defer lora.Detach(m)
+	if f, ok := e.(compute.Freezer); ok { // the base weights do not change
+		frozen := m.W.Matrices(c)
+		f.Freeze(frozen...)
+		defer f.Thaw(frozen...)
+	}
 	var params []train.Param
 	for _, p := range set.Params() {
 		params = append(params, train.Param{Name: p.Name, Value: p.Value, Grad: p.Grad})

@@ -173,6 +173,23 @@ func (w *Weights) Params(c *Config) []Param {
 	return ps
 }
 
+// Matrices returns the weight matrices that products multiply by: every
+// linear layer's weight (those held quantised have none), the LM head and
+// the embedding when the head is tied to it (once). LoRA training freezes
+// them (compute.Freezer).
+func (w *Weights) Matrices(c *Config) []*tensor.Tensor {
+	var ts []*tensor.Tensor
+	for _, name := range c.LinearNames() {
+		if l := w.LinearByName(name); l != nil && l.W != nil {
+			ts = append(ts, l.W)
+		}
+	}
+	if w.LMHead != nil {
+		ts = append(ts, w.LMHead)
+	}
+	return ts
+}
+
 // LinearByName returns the linear layer whose weight has the checkpoint key
 // name + ".weight" (e.g. "model.layers.3.self_attn.q_proj"), or nil.
 func (w *Weights) LinearByName(name string) *Linear {

@@ -106,6 +106,10 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		for _, p := range set.Params() {
 			params = append(params, train.Param{Name: p.Name, Value: p.Value, Grad: p.Grad})
 		}
+		// the base weights do not change: the engine keeps them packed
+		frozen := m.W.Matrices(m.Config)
+		e.Freeze(frozen...)
+		defer e.Thaw(frozen...)
 		res.Adapter = filepath.Join(out, "adapter")
 		ckpt = &loraCheckpoint{set: set, m: m, best: res.Adapter}
 		if r.Technique == "qlora" {

@@ -18,6 +18,7 @@ type Engine struct {
 	threads int
 	pool    *pool
 	kern    kernels
+	frozen  frozenSet
 }
 
 var _ compute.Engine = (*Engine)(nil)
@@ -36,7 +37,7 @@ func newWithKernels(threads int, k kernels) *Engine {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	return &Engine{threads: threads, pool: newPool(threads), kern: k}
+	return &Engine{threads: threads, pool: newPool(threads), kern: k, frozen: frozenSet{budget: DefaultFrozenBudget}}
 }
 
 // Close stops the engine's worker goroutines. The engine must not be used
@@ -106,6 +107,9 @@ func (e *Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 		bo.f = b.F32()
 	case tensor.BF16:
 		bo.h = b.BF16()
+		if m > gemvRows {
+			bo.pre = e.frozenPanels(b, tb, n, k)
+		}
 	default:
 		e.Engine.MatMul(c, a, b, ta, tb, acc)
 		return

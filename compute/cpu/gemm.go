@@ -65,6 +65,9 @@ type operand struct {
 	h  []uint16 // bfloat16 bits
 	ld int
 	t  bool
+	// pre, when set, is op(B) already packed (a frozen weight); it is
+	// dropped when the operand is cut.
+	pre *packedB
 }
 
 // colsFrom returns the operand that starts at column p0 of op(X).
@@ -86,6 +89,7 @@ func (o operand) rowsFrom(p0 int) operand {
 }
 
 func (o operand) from(off int) operand {
+	o.pre = nil
 	if o.f != nil {
 		o.f = o.f[off:]
 	} else {
@@ -118,7 +122,7 @@ func (e *Engine) gemm(m, n, k int, a, b operand, c []float32, ldc int, acc bool)
 		return
 	}
 	mc := max(64, packABytes/4/k/64*64)
-	if m > mc && k > 2*kcBF16 {
+	if m > mc && k > 2*kcBF16 && b.pre == nil {
 		// A long product (the LM head's backward, k the vocabulary) would
 		// be split into blocks of rows below, each packing all of op(B)
 		// again: split k instead, into parts that take every row at once,
@@ -183,7 +187,7 @@ func (e *Engine) packed(m, n, k int, a, b operand, c []float32, ldc int, acc boo
 			m: m, n: n, k: k, mr: kb.mr, nr: kb.nr, step: 2, kc: kcBF16,
 			packA: func(dst []uint16, i0, p0, p1 int) { packABF16(dst, a, m, kb, i0, p0, p1, e.kern.tr8) },
 			packB: func(dst []uint16, j0, p0, p1 int) { packBBF16(dst, b, n, kb, j0, p0, p1, e.kern.tr8) },
-			kern:  kb.fn, aStrided: a.t,
+			kern:  kb.fn, aStrided: a.t, pre: b.pre,
 		}
 		pl.run(e, c, ldc, acc)
 		return
@@ -295,6 +299,8 @@ type plan[E float32 | uint16] struct {
 	// strided rows; kStep (even) sub-ranges of k are then packed for
 	// groups of panels together.
 	aStrided bool
+	// pre, when set, holds op(B) already packed: packB is not called.
+	pre *packedB
 }
 
 // blocks splits [0, k) into near-equal blocks of at most kc, each a
@@ -311,6 +317,9 @@ func blocks(k, kc, step int) []int {
 
 func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 	m, n, mr, nr, step := pl.m, pl.n, pl.mr, pl.nr, pl.step
+	if p := pl.pre; p != nil && (p.n != n || p.k != pl.k || p.nr != nr || p.kc != pl.kc || p.step != step) {
+		fail("MatMul", "packed weight [%d %d] (nr %d, kc %d) does not fit a %dx%dx%d product", p.k, p.n, p.nr, p.kc, m, pl.k, n)
+	}
 	kb := blocks(pl.k, pl.kc, step)
 	mPanels := (m + mr - 1) / mr
 	nPanels := (n + nr - 1) / nr
@@ -382,14 +391,17 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 		for bi := 0; bi+1 < len(kb); bi++ {
 			maxW = max(maxW, (kb[bi+1]-kb[bi]+step-1)/step*step)
 		}
-		bbuf := getBuf[E](maxW * nr * maxChunk)
-		defer putBuf(bbuf)
-		pb := bbuf.s
+		var pb []E
+		if pl.pre == nil {
+			bbuf := getBuf[E](maxW * nr * maxChunk)
+			defer putBuf(bbuf)
+			pb = bbuf.s
+		}
 		var tile []float32 // an edge micro-tile, taken when first needed
 		for bi := 0; bi+1 < len(kb); bi++ {
 			p0, p1 := kb[bi], kb[bi+1]
 			w := (p1 - p0 + step - 1) / step * step
-			for jp := jpa; jp < jpb; jp++ {
+			for jp := jpa; jp < jpb && pl.pre == nil; jp++ {
 				o := (jp - jpa) * w * nr
 				pl.packB(pb[o:o+w*nr], jp*nr, p0, p1)
 			}
@@ -402,7 +414,12 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 				ap := &pa[mp*p0+ip*w*mr]
 				i0 := ip * mr
 				for jp := jpa; jp < jpb; jp++ {
-					bp := &pb[(jp-jpa)*w*nr]
+					var bp *E
+					if pl.pre != nil {
+						bp = (*E)(unsafe.Pointer(pl.pre.panel(p0, w, jp)))
+					} else {
+						bp = &pb[(jp-jpa)*w*nr]
+					}
 					j0 := jp * nr
 					if i0+mr <= m && j0+nr <= n {
 						pl.kern(steps, ap, bp, &c[i0*ldc+j0], ldc, accFlag)

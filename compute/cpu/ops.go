@@ -182,15 +182,24 @@ func (e *Engine) SwiGLU(out, gate, up *tensor.Tensor) {
 	o, g, u := f32(op, "out", out), f32(op, "gate", gate), f32(op, "up", up)
 	need(len(g) == len(o) && len(u) == len(o), op, "lengths out %d, gate %d, up %d differ", len(o), len(g), len(u))
 	fast := e.kern.vec
+	silu, _ := siluFns(fast)
 	e.rows(len(o), 8, func(i0, i1 int) {
-		var ex [swigluChunk]float32
+		eb := getBuf[float32](swigluChunk)
+		defer putBuf(eb)
 		for c := i0; c < i1; c += swigluChunk {
 			c1 := min(c+swigluChunk, i1)
 			gg, uu, oo := g[c:c1], u[c:c1], o[c:c1]
-			en := ex[:len(gg)]
+			en := eb.s[:len(gg)]
 			vexp(fast, en, gg, -1, 0)
-			for i, gv := range gg {
-				oo[i] = gv / (1 + en[i]) * uu[i]
+			i := 0
+			if silu != nil {
+				i = len(gg) &^ 15
+				if i > 0 {
+					silu(&oo[0], &gg[0], &uu[0], &en[0], i)
+				}
+			}
+			for ; i < len(gg); i++ {
+				oo[i] = gg[i] / (1 + en[i]) * uu[i]
 			}
 		}
 	})
@@ -205,14 +214,27 @@ func (e *Engine) SwiGLUBackward(dgate, dup, dout, gate, up *tensor.Tensor) {
 	need(len(g) == n && len(u) == n && (dg == nil || len(dg) == n) && (du == nil || len(du) == n),
 		op, "lengths dgate %d, dup %d, dout %d, gate %d, up %d differ", len(dg), len(du), n, len(g), len(u))
 	fast := e.kern.vec
+	_, back := siluFns(fast)
+	if dg == nil || du == nil {
+		back = nil
+	}
 	e.rows(n, 12, func(i0, i1 int) {
-		var ex [swigluChunk]float32
+		eb := getBuf[float32](swigluChunk)
+		defer putBuf(eb)
 		for c := i0; c < i1; c += swigluChunk {
 			c1 := min(c+swigluChunk, i1)
 			gg := g[c:c1]
-			en := ex[:len(gg)]
+			en := eb.s[:len(gg)]
 			vexp(fast, en, gg, -1, 0)
-			for i, gv := range gg {
+			start := 0
+			if back != nil {
+				start = len(gg) &^ 15
+				if start > 0 {
+					back(&dg[c], &du[c], &do[c], &gg[0], &u[c], &en[0], start)
+				}
+			}
+			for i := start; i < len(gg); i++ {
+				gv := gg[i]
 				sg := 1 / (1 + en[i])
 				if dg != nil {
 					dg[c+i] += do[c+i] * u[c+i] * sg * (1 + gv*(1-sg))

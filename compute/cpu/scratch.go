@@ -64,13 +64,18 @@ func (f *freeList[E]) get(n int) *buf[E] {
 	if b == nil {
 		b = &buf[E]{raw: make([]E, need)}
 	}
+	b.align(n)
+	return b
+}
+
+// align sets b.s to n elements of b.raw from its first 64-byte boundary.
+func (b *buf[E]) align(n int) {
 	off := 0
 	var e E
 	if addr := uintptr(unsafe.Pointer(&b.raw[0])); addr%64 != 0 {
 		off = int((64 - addr%64) / unsafe.Sizeof(e))
 	}
 	b.s = b.raw[off : off+n]
-	return b
 }
 
 // put returns b to the list.

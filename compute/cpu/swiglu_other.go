@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// siluFns returns no vector SwiGLU kernels on this platform.
+func siluFns(v *vecSet) (fwd func(out, g, u, e *float32, n int), back func(dg, du, dout, g, u, e *float32, n int)) {
+	return nil, nil
+}
