@@ -132,6 +132,9 @@ func TestFrozenAB(t *testing.T) {
 	m := RandomModel(c, model.BF16, 0.02, 1)
 	on, off := cpu.New(threads), cpu.New(threads)
 	off.SetFrozenBudget(0)
+	if os.Getenv("HONE_AB_THREADS") != "" { // compare 1 thread (off) with threads (on), both frozen
+		off = cpu.New(1)
+	}
 	o := TrainOptions{Seq: 256, Batch: 1, Rank: 8, Alpha: 16, Steps: 3, Warmup: 1}
 	cpuTime := func() time.Duration {
 		var ru syscall.Rusage
@@ -150,7 +153,7 @@ func TestFrozenAB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Printf("frozen=%v median %v, CPU per step %v\n", e == on, r.Median, cpus)
+			fmt.Printf("frozen=%v threads %d median %v, CPU per step %v\n", e == on, e.Threads(), r.Median, cpus)
 		}
 	}
 }

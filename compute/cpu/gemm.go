@@ -44,7 +44,8 @@ type bf16Kernel struct {
 const (
 	kcF32          = 384 // k per block, float32
 	kcBF16         = 768 // k per block, bf16 (384 pairs)
-	panelsPerChunk = 8   // nr-wide panels of B per task
+	panelsPerChunk = 8   // nr-wide panels of B per task, at most
+	tasksPerThread = 4   // tasks a product aims at per thread
 	// parallelFlops is the size (2mnk) below which a product runs on the
 	// calling goroutine alone: waking the pool costs more than it saves.
 	parallelFlops = 1 << 17
@@ -374,13 +375,19 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 
 	// Split the columns into chunks of panels, and the rows too when there
 	// are fewer column chunks than threads.
-	nChunks := (nPanels + panelsPerChunk - 1) / panelsPerChunk
-	if nChunks < 4*threads && nChunks%threads != 0 {
-		nChunks = min(nPanels, (nChunks+threads-1)/threads*threads)
+	// Aim at tasksPerThread tasks a thread, so that a thread that the
+	// system takes away mid-product holds up a small share: split the
+	// columns (which costs nothing: each chunk packs its own panels), then
+	// the rows when B comes packed (otherwise each row chunk would pack
+	// its panels again).
+	want := 1
+	if threads > 1 {
+		want = tasksPerThread * threads
 	}
+	nChunks := min(nPanels, max((nPanels+panelsPerChunk-1)/panelsPerChunk, want))
 	mChunks := 1
-	if nChunks < threads {
-		mChunks = min(mPanels, (threads+nChunks-1)/nChunks)
+	if nChunks < threads || pl.pre != nil && nChunks < want {
+		mChunks = min(mPanels, (want+nChunks-1)/nChunks)
 	}
 	maxChunk := (nPanels + nChunks - 1) / nChunks
 	run(mChunks*nChunks, func(t int) {
