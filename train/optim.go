@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"hone/tensor"
 )
@@ -50,9 +52,9 @@ func (o *AdamW) Update(params []Param, lr float64) {
 	decay := float32(1 - lr*o.WeightDecay)
 	b1, b2 := float32(o.Beta1), float32(o.Beta2)
 	eps := float32(o.Eps)
-	for i, p := range params {
-		w, g := p.Value.F32(), p.Grad.F32()
-		m, v := o.m[i], o.v[i]
+	update := func(i, j0, j1 int) {
+		w, g := params[i].Value.F32()[j0:j1], params[i].Grad.F32()[j0:j1]
+		m, v := o.m[i][j0:j1], o.v[i][j0:j1]
 		for j := range w {
 			w[j] *= decay
 			m[j] = b1*m[j] + (1-b1)*g[j]
@@ -61,7 +63,39 @@ func (o *AdamW) Update(params []Param, lr float64) {
 			w[j] -= stepSize * m[j] / denom
 		}
 	}
+	// Each element's update is its own: cut the elements of all the
+	// parameters into equal shares, one goroutine each.
+	total := 0
+	for _, m := range o.m {
+		total += len(m)
+	}
+	shares := min(runtime.GOMAXPROCS(0), max(1, total/updateShare))
+	if shares == 1 {
+		for i, m := range o.m {
+			update(i, 0, len(m))
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for s := 0; s < shares; s++ {
+		lo, hi := s*total/shares, (s+1)*total/shares
+		wg.Go(func() {
+			off := 0
+			for i, m := range o.m {
+				a, b := max(lo, off), min(hi, off+len(m))
+				if a < b {
+					update(i, a-off, b-off)
+				}
+				off += len(m)
+			}
+		})
+	}
+	wg.Wait()
 }
+
+// updateShare is the fewest parameter elements worth a goroutine of their
+// own in Update.
+const updateShare = 1 << 16
 
 // State returns the moments for checkpointing: first and second moment of
 // each parameter, in parameter order.

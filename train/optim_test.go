@@ -1,7 +1,9 @@
 package train
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"hone/tensor"
@@ -77,5 +79,47 @@ func TestSchedule(t *testing.T) {
 	}
 	if err := (Schedule{"linear", -1, 0, 1}).Validate(); err == nil {
 		t.Error("Validate accepted a negative learning rate")
+	}
+}
+
+// TestAdamWShares checks that the update cut into shares across
+// goroutines (many parameters of odd sizes, more elements than one share)
+// equals the element-by-element formula exactly.
+func TestAdamWShares(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var ps []Param
+	var want [][]float32
+	var mw, vw [][]float32
+	for _, n := range []int{1, 7, updateShare - 3, 65, updateShare + 577, 3 * updateShare} {
+		w, g := tensor.New(tensor.F32, n), tensor.New(tensor.F32, n)
+		for i := range w.F32() {
+			w.F32()[i], g.F32()[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		}
+		ps = append(ps, Param{fmt.Sprint(n), w, g})
+		want = append(want, append([]float32(nil), w.F32()...))
+		mw, vw = append(mw, make([]float32, n)), append(vw, make([]float32, n))
+	}
+	o := NewAdamW(ps, 0.9, 0.999, 1e-8, 0.01)
+	const lr = 1e-3
+	for step := 1; step <= 2; step++ {
+		o.Update(ps, lr)
+		bc1, bc2 := 1-math.Pow(0.9, float64(step)), 1-math.Pow(0.999, float64(step))
+		for i, p := range ps {
+			for j, g := range p.Grad.F32() {
+				w := &want[i][j]
+				b1, b2 := float32(0.9), float32(0.999)
+				*w *= float32(1 - lr*0.01)
+				mw[i][j] = b1*mw[i][j] + (1-b1)*g
+				vw[i][j] = b2*vw[i][j] + (1-b2)*g*g
+				*w -= float32(lr/bc1) * mw[i][j] / (float32(math.Sqrt(float64(vw[i][j])))/float32(math.Sqrt(bc2)) + float32(1e-8))
+			}
+		}
+	}
+	for i, p := range ps {
+		for j, v := range p.Value.F32() {
+			if v != want[i][j] {
+				t.Fatalf("param %s[%d] = %v, want %v", p.Name, j, v, want[i][j])
+			}
+		}
 	}
 }
