@@ -200,8 +200,19 @@ func (e *Engine) packed(m, n, k int, a, b operand, c []float32, ldc int, acc boo
 		packB: func(dst []float32, j0, p0, p1 int) { packBF32(dst, b, n, kf.nr, j0, p0, p1, e.kern.tr8) },
 		kern:  kf.fn, aStrided: a.t,
 	}
+	if ks := stridedKernel(e.kern); ks != nil && !b.t && m <= directRows {
+		// Few rows: B (stored [k, n]) would be packed for one or two
+		// panels of A; read full-width panels in place instead.
+		pl.direct = func(steps int, ap *float32, j0, p0 int, c *float32, ldc, acc int) {
+			ks(steps, ap, &b.f[p0*b.ld+j0], c, b.ld, ldc, acc)
+		}
+	}
 	pl.run(e, c, ldc, acc)
 }
+
+// directRows is the most rows of A for which a float32 B stored [k, n] is
+// read in place rather than packed.
+const directRows = 16
 
 // gemvRows is the largest m that gemv handles: below a full micro-panel,
 // packing b (every element of it, once per call) costs more than the
@@ -302,6 +313,10 @@ type plan[E float32 | uint16] struct {
 	aStrided bool
 	// pre, when set, holds op(B) already packed: packB is not called.
 	pre *packedB
+	// direct, when set, multiplies a packed A panel by the full-width
+	// panel of op(B) at column j0, k block p0, read in place (only the
+	// last, partial panel is packed).
+	direct func(steps int, ap *E, j0, p0 int, c *float32, ldc, acc int)
 }
 
 // blocks splits [0, k) into near-equal blocks of at most kc, each a
@@ -409,6 +424,9 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 			p0, p1 := kb[bi], kb[bi+1]
 			w := (p1 - p0 + step - 1) / step * step
 			for jp := jpa; jp < jpb && pl.pre == nil; jp++ {
+				if pl.direct != nil && (jp+1)*nr <= n {
+					continue
+				}
 				o := (jp - jpa) * w * nr
 				pl.packB(pb[o:o+w*nr], jp*nr, p0, p1)
 			}
@@ -428,8 +446,13 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 						bp = &pb[(jp-jpa)*w*nr]
 					}
 					j0 := jp * nr
+					direct := pl.direct != nil && j0+nr <= n
 					if i0+mr <= m && j0+nr <= n {
-						pl.kern(steps, ap, bp, &c[i0*ldc+j0], ldc, accFlag)
+						if direct {
+							pl.direct(steps, ap, j0, p0, &c[i0*ldc+j0], ldc, accFlag)
+						} else {
+							pl.kern(steps, ap, bp, &c[i0*ldc+j0], ldc, accFlag)
+						}
 						continue
 					}
 					if tile == nil {
@@ -437,7 +460,11 @@ func (pl *plan[E]) run(e *Engine, c []float32, ldc int, acc bool) {
 						defer putBuf(tb)
 						tile = tb.s
 					}
-					pl.kern(steps, ap, bp, &tile[0], nr, 0)
+					if direct {
+						pl.direct(steps, ap, j0, p0, &tile[0], nr, 0)
+					} else {
+						pl.kern(steps, ap, bp, &tile[0], nr, 0)
+					}
 					rows, cols := min(mr, m-i0), min(nr, n-j0)
 					for i := 0; i < rows; i++ {
 						dst := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]

@@ -89,8 +89,11 @@ var gemmSizes = [][3]int{ // m, n, k
 	{1, 1, 1}, {1, 7, 3}, {7, 1, 5}, {1, 1000, 64}, {3, 77, 96}, {4, 300, 33}, {2, 2000, 64}, {7, 63, 65}, {65, 7, 63}, {9, 49, 2},
 	{8, 48, 256}, {16, 96, 257}, {63, 65, 577}, {129, 200, 31}, {33, 577, 1},
 	{5, 1000, 9}, {300, 20, 513}, {150, 70, 40},
+	// few rows: a float32 B stored [k, n] read in place (several k blocks,
+	// a partial last panel, two A panels)
+	{12, 577, 800}, {8, 384, 385}, {8, 576, 256},
 	// narrow products (LoRA's rank side), computed transposed
-	{256, 8, 576}, {577, 16, 65}, {40, 3, 700}, {64, 16, 1},
+	{256, 8, 576}, {577, 16, 65}, {40, 3, 700}, {64, 16, 1}, {130, 16, 1536}, {20, 5, 32},
 	// long k: split along k under TestMatMulRowBlocks's small budget
 	{130, 40, 3001},
 }
