@@ -242,6 +242,18 @@ func TestVec(t *testing.T) {
 				x[3] = -200 // underflows to 0 in every version
 			}
 			ga, gb := make([]float32, n), make([]float32, n)
+			if scale := float32(-1); true {
+				// SwiGLU's exp(-g): the tail's padding must stay out of the sum
+				xs := make([]float32, n)
+				for i := range xs {
+					xs[i] = float32(i%7) - 3
+				}
+				sa, sb := vexp(v, ga, xs, scale, 0.5), vexp(nil, gb, xs, scale, 0.5)
+				closeTo(t, fmt.Sprintf("%s vexp(n=%d, scale -1)", name, n), ga, gb, 4e-7)
+				if math.Abs(sa-sb) > 1e-6*sb {
+					t.Errorf("%s vexp(n=%d, scale -1) sum = %g, want %g", name, n, sa, sb)
+				}
+			}
 			sa, sb := vexp(v, ga, x, 1, 5), vexp(nil, gb, x, 1, 5)
 			for i := range ga {
 				// Below exp(-87) the AVX2 version returns 0, and both

@@ -88,6 +88,9 @@ func vexp(v *vecSet, dst, x []float32, scale, shift float32) float64 {
 	if i > 0 {
 		s = v.exp(&dst[0], &x[0], i, scale, shift)
 	}
+	if t, ok := expTail(v, dst[i:], x[i:], scale, shift); ok {
+		return s + t
+	}
 	for ; i < n; i++ {
 		e := float32(math.Exp(float64(scale*x[i] - shift)))
 		dst[i] = e
