@@ -18,7 +18,7 @@ var negInf = float32(math.Inf(-1))
 
 // checkAttn validates an attention call like the reference engine does.
 func checkAttn(op string, s compute.AttnShape, q, k, v *tensor.Tensor) {
-	need(s.Batch >= 0 && s.Tq >= 0 && s.QOffset >= 0 && s.HeadDim > 0, op, "bad shape %+v", s)
+	need(s.Batch >= 0 && s.Tq >= 0 && s.QOffset >= 0 && s.HeadDim > 0 && s.Scale > 0, op, "bad shape %+v", s)
 	need(s.Heads > 0 && s.KVHeads > 0 && s.Heads%s.KVHeads == 0, op, "%d heads are not a multiple of %d kv heads", s.Heads, s.KVHeads)
 	need(s.QOffset+s.Tq <= s.Tk, op, "queries at %d..%d need keys beyond Tk = %d", s.QOffset, s.QOffset+s.Tq, s.Tk)
 	if s.Seg != nil {
@@ -224,15 +224,15 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 				if n <= 0 {
 					continue
 				}
+				// scores are scaled inside the max and the exp (Scale > 0:
+				// the max of the scaled scores is the scaled max)
 				tile := sc[i*nr : i*nr+n]
-				for j := range tile {
-					tile[j] *= s.Scale
-				}
 				maskTile(tile, s, b, qp, j0)
 				tm := vmax(a.fast, tile)
 				if tm == negInf {
 					continue
 				}
+				tm *= s.Scale
 				oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]
 				if tm > m[i] {
 					if m[i] != negInf {
@@ -244,7 +244,7 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 					}
 					m[i] = tm
 				}
-				l[i] += vexp(a.fast, tile, tile, 1, m[i])
+				l[i] += vexp(a.fast, tile, tile, s.Scale, m[i])
 				accRows(a.fast, oi, tile, vb[j0*a.ldk:], a.ldk)
 			}
 		}
@@ -393,11 +393,8 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 						}
 						pt, dt = pt[:n], dt[:n]
 						r := (b*s.Tq+i0+i)*s.Heads + h
-						for j := range pt {
-							pt[j] *= s.Scale
-						}
 						maskTile(pt, s, b, qp, j0)
-						vexp(a.fast, pt, pt, 1, lv[(b*s.Heads+h)*s.Tq+i0+i])
+						vexp(a.fast, pt, pt, s.Scale, lv[(b*s.Heads+h)*s.Tq+i0+i])
 						di := dd[r]
 						for j := range dt {
 							dt[j] = pt[j] * (dt[j] - di) * s.Scale
