@@ -13,9 +13,10 @@ var _ compute.Freezer = (*Engine)(nil)
 // DefaultFrozenBudget is how many bytes of packed panels an engine keeps
 // for frozen weights unless SetFrozenBudget says otherwise. A bf16 weight
 // takes twice its size (packed for the forward product and for the input
-// gradient): SmolLM2-135M fits, a larger model gets its first layers'
-// weights kept and the rest packed at every product, as without freezing.
-const DefaultFrozenBudget = 2 << 30
+// gradient), and a call to Freeze keeps its weights only when all of them
+// fit: SmolLM2-135M's (540 MB) do, a 1B model's (5 GB) do not, and its
+// products pack the weights as they go, taking no memory for it.
+const DefaultFrozenBudget = 1 << 30
 
 // frozenSet holds the engine's frozen weights and their packed panels.
 type frozenSet struct {
@@ -60,8 +61,9 @@ func (e *Engine) SetFrozenBudget(bytes int64) {
 }
 
 // Freeze implements compute.Freezer: products by the bf16 weights in ts
-// (others are ignored) use panels packed once, on first use, within the
-// engine's budget.
+// (others are ignored) use panels packed once, on first use, when the
+// panels of all of them fit the engine's budget; otherwise Freeze keeps
+// none of them.
 func (e *Engine) Freeze(ts ...*tensor.Tensor) {
 	f := &e.frozen
 	f.mu.Lock()
@@ -69,13 +71,22 @@ func (e *Engine) Freeze(ts ...*tensor.Tensor) {
 	if f.w == nil {
 		f.w = map[*byte]*frozenW{}
 	}
+	var add []*tensor.Tensor
+	need := f.used
 	for _, t := range ts {
 		if t == nil || t.DType != tensor.BF16 || len(t.Shape) != 2 || len(t.Data) == 0 {
 			continue
 		}
 		if _, ok := f.w[&t.Data[0]]; !ok {
-			f.w[&t.Data[0]] = &frozenW{t: t}
+			add = append(add, t)
+			need += 2 * int64(len(t.Data)+4*bufPad) // both orientations, about (packing checks again)
 		}
+	}
+	if need > f.budget {
+		return
+	}
+	for _, t := range add {
+		f.w[&t.Data[0]] = &frozenW{t: t}
 	}
 }
 

@@ -68,11 +68,17 @@ func TestFrozenPanels(t *testing.T) {
 		}
 	}
 	packABytes = saved
-	// a budget too small keeps nothing, and the product is still right
+	// a budget too small for all the weights keeps none of them, and the
+	// product is still right
 	e := New(2)
 	defer e.Close()
-	e.SetFrozenBudget(1000)
 	a, w := randT(r, 64, 128), randT(r, 96, 128).To(tensor.BF16)
+	e.SetFrozenBudget(2*int64(len(w.Data)) + 1000)
+	e.Freeze(w, randT(r, 96, 128).To(tensor.BF16))
+	if len(e.frozen.w) != 0 {
+		t.Fatalf("Freeze kept %d weights beyond its budget", len(e.frozen.w))
+	}
+	e.SetFrozenBudget(1000)
 	e.Freeze(w)
 	got, want := tensor.New(tensor.F32, 64, 96), tensor.New(tensor.F32, 64, 96)
 	e.MatMul(got, a, w, false, true, false)
