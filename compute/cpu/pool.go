@@ -97,7 +97,11 @@ func (j *job) work() {
 func (j *job) do(i int, n int64) {
 	defer func() {
 		if r := recover(); r != nil {
-			j.failed.CompareAndSwap(nil, &r)
+			// a new variable: taking r's address would move it to the
+			// heap on every task, not just on a panic
+			p := new(any)
+			*p = r
+			j.failed.CompareAndSwap(nil, p)
 		}
 		if j.done.Add(1) == n {
 			close(j.fin)
