@@ -78,11 +78,31 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 // MLP into out (which may alias x); gate and up in one pass.
 func (m *Model) mlp(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, x, out, A *tensor.Tensor) {
 	eps := float32(m.Config.RMSEps)
-	L.O.Forward(e, la.X2, la.Att, false)
-	e.Add(la.X2, la.X2, x)
+	residual(e, &L.O, la.X2, la.Att, x)
 	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, nil)
-	sh.forward(e, la.H2, []*Linear{&L.Gate, &L.Up}, []*tensor.Tensor{la.G, la.U})
-	e.SwiGLU(A, la.G, la.U)
-	L.Down.Forward(e, out, A, false)
-	e.Add(out, out, la.X2)
+	if plain(&L.Gate) && plain(&L.Up) {
+		compute.MatMulSwiGLU(e, A, la.H2, L.Gate.W, L.Up.W, la.G, la.U)
+	} else {
+		sh.forward(e, la.H2, []*Linear{&L.Gate, &L.Up}, []*tensor.Tensor{la.G, la.U})
+		e.SwiGLU(A, la.G, la.U)
+	}
+	residual(e, &L.Down, out, A, la.X2)
 }
+
+// residual sets out = r + l(x) (out may alias r, not x). A plain weight
+// adds its product to a copy of r, which saves the engine an Add.
+func residual(e compute.Engine, l *Linear, out, x, r *tensor.Tensor) {
+	if !plain(l) {
+		l.Forward(e, out, x, false)
+		e.Add(out, out, r)
+		return
+	}
+	if out != r {
+		copy(out.Data, r.Data)
+	}
+	e.MatMul(out, x, l.W, false, true, true)
+}
+
+// plain reports whether l is a bare weight: not quantised, no bias, no
+// adapter.
+func plain(l *Linear) bool { return l.Q == nil && l.B == nil && l.Adapter == nil }

@@ -54,8 +54,12 @@ func permuteEvenOdd(dst, src []float32) {
 // op(A)·op(B), or C += op(A)·op(B) when acc is set. Its output columns are
 // cut into shares of rows columns each.
 type gemvPart struct {
-	n        int
-	b        operand
+	n int
+	b operand
+	// up, when set (h or f), makes the part gated: C = silu(op(A)·op(B))
+	// * (op(A)·op(up)), both stored [n, k] with b's layout and dtype, a
+	// share taking the same rows of both
+	up       operand
 	c        []float32
 	ldc      int
 	acc      bool
@@ -64,6 +68,9 @@ type gemvPart struct {
 	kernel   bool
 	elemSize int
 }
+
+// gated reports whether p is a gated part.
+func (p *gemvPart) gated() bool { return p.up.h != nil || p.up.f != nil }
 
 // gemvPass is one few-row pass: the m rows of op(A) (k long) and the
 // products that read them. Passes come from a sync.Pool with their
@@ -125,6 +132,16 @@ func (g *gemvPass) add(n int, b operand, c []float32, ldc int, acc bool) {
 	g.parts = append(g.parts, p)
 }
 
+// addGated adds the gated product C = silu(op(A)·gateᵀ) * (op(A)·upᵀ)
+// (gate and up stored [n, k], both F32 or both BF16) into C, overwriting
+// it.
+func (g *gemvPass) addGated(n int, gate, up operand, c []float32, ldc int) {
+	g.add(n, gate, c, ldc, false)
+	p := &g.parts[len(g.parts)-1]
+	p.up = up
+	p.elemSize *= 2 // a row of the part is a row of each
+}
+
 // run computes every product added and returns the pass to its pool.
 func (g *gemvPass) run() {
 	e := g.e
@@ -156,7 +173,7 @@ func (g *gemvPass) run() {
 			// the row kernel; columns of a [k, n] b are strided: groups of
 			// 16, whole vectors
 			align := 4
-			if !p.b.t {
+			if !p.b.t || p.gated() {
 				align = 16
 			}
 			p.rows = max(align, share/(g.k*p.elemSize)/align*align)
@@ -191,6 +208,10 @@ func (g *gemvPass) do(t int) {
 	acc := 0
 	if p.acc {
 		acc = 1
+	}
+	if p.gated() {
+		g.gated(p, j0, j1)
+		return
 	}
 	for i := 0; i < g.m; i++ {
 		crow := p.c[i*p.ldc+j0 : i*p.ldc+j1]
@@ -228,6 +249,44 @@ func (g *gemvPass) do(t int) {
 				putBuf(tmp)
 			}
 		}
+	}
+}
+
+// gated is do for rows [j0, j1) of a gated part: both products into
+// scratch, then the activation, computed as the SwiGLU op does.
+func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
+	fast, k, w := g.e.kern.vec, g.k, j1-j0
+	tmp := getBuf[float32](3 * w)
+	defer putBuf(tmp)
+	gv, uv, ev := tmp.s[:w], tmp.s[w:2*w], tmp.s[2*w:3*w]
+	for i := 0; i < g.m; i++ {
+		for h, b := range [2]operand{p.b, p.up} {
+			out := gv
+			if h == 1 {
+				out = uv
+			}
+			switch {
+			case p.kernel:
+				_ = b.h[(j1-1)*b.ld+k-1]
+				g.kern(&out[0], &g.q[i*k], &b.h[j0*b.ld], b.ld, w, k, 0)
+			case b.f != nil:
+				dots(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
+			default:
+				dotsBF16(fast, out, g.rows[i], b.h[j0*b.ld:], b.ld)
+			}
+		}
+		swiglu(fast, p.c[i*p.ldc+j0:i*p.ldc+j1], gv, uv, ev)
+	}
+}
+
+// swiglu sets out = silu(gate) * up as the SwiGLU op does, with ex as
+// scratch for exp(-gate).
+func swiglu(fast *vecSet, out, gate, up, ex []float32) {
+	n := len(gate)
+	out, up, ex = out[:n], up[:n], ex[:n]
+	vexp(fast, ex, gate, -1, 0)
+	for i, g := range gate {
+		out[i] = g / (1 + ex[i]) * up[i]
 	}
 }
 
@@ -292,5 +351,40 @@ func (e *Engine) MatMulShared(c []*tensor.Tensor, a *tensor.Tensor, b []*tensor.
 			g.add(n, bo, c[i].F32(), n, false)
 		}
 	}
+	g.run()
+}
+
+// MatMulSwiGLU sets out = silu(a·gateᵀ) * (a·upᵀ) (compute.SwiGLUMatMuler):
+// for a few rows of a, one pass of the few-row product in which a share
+// computes the same rows of both products and their activation; otherwise
+// the two products into scratch and the SwiGLU op.
+func (e *Engine) MatMulSwiGLU(out, a, gate, up *tensor.Tensor) {
+	const op = "MatMulSwiGLU"
+	ov, av := f32(op, "out", out), f32(op, "a", a)
+	if gate == nil || up == nil {
+		fail(op, "gate or up is nil")
+	}
+	m, k, n := a.Rows(), a.Cols(), gate.Rows()
+	if out.Rows() != m || out.Cols() != n || gate.Cols() != k || up.Rows() != n || up.Cols() != k {
+		fail(op, "gate %v, up %v do not fit a %v and out %v", gate, up, a, out)
+	}
+	if k == 0 || m == 0 || n == 0 || gate.DType != up.DType || !e.gemvFits(m, gate, true) || !e.gemvFits(m, up, true) {
+		gb, ub := getBuf[float32](m*n), getBuf[float32](m*n)
+		defer putBuf(gb)
+		defer putBuf(ub)
+		g, u := tensor.FromF32(gb.s[:m*n], m, n), tensor.FromF32(ub.s[:m*n], m, n)
+		e.MatMul(g, a, gate, false, true, false)
+		e.MatMul(u, a, up, false, true, false)
+		e.SwiGLU(out, g, u)
+		return
+	}
+	g := e.newGemvPass(m, k, operand{f: av, ld: k})
+	gb, ub := operand{ld: k, t: true}, operand{ld: k, t: true}
+	if gate.DType == tensor.F32 {
+		gb.f, ub.f = gate.F32(), up.F32()
+	} else {
+		gb.h, ub.h = gate.BF16(), up.BF16()
+	}
+	g.addGated(n, gb, ub, ov, n)
 	g.run()
 }

@@ -131,8 +131,64 @@ func TestGemvNoGarbage(t *testing.T) {
 	a := randT(r, 1, 576)
 	bs := []*tensor.Tensor{randT(r, 576, 576).To(tensor.BF16), randT(r, 192, 576).To(tensor.BF16)}
 	cs := []*tensor.Tensor{tensor.New(tensor.F32, 1, 576), tensor.New(tensor.F32, 1, 192)}
+	g, u, out := randT(r, 1536, 576).To(tensor.BF16), randT(r, 1536, 576).To(tensor.BF16), tensor.New(tensor.F32, 1, 1536)
 	e.MatMulShared(cs, a, bs)
+	e.MatMulSwiGLU(out, a, g, u)
 	if n := testing.AllocsPerRun(50, func() { e.MatMulShared(cs, a, bs) }); n > 2.5 {
 		t.Errorf("MatMulShared allocates %.1f times a call, want at most 2 (the pool's job)", n)
+	}
+	if n := testing.AllocsPerRun(50, func() { e.MatMulSwiGLU(out, a, g, u) }); n > 2.5 {
+		t.Errorf("MatMulSwiGLU allocates %.1f times a call, want at most 2 (the pool's job)", n)
+	}
+}
+
+// TestMatMulSwiGLU checks the gated pass against the reference engine's
+// two products and SwiGLU, on awkward heights (shares of 16 rows and a
+// tail) and widths, bf16 and float32, a few rows of a and more.
+func TestMatMulSwiGLU(t *testing.T) {
+	r := newRand(7)
+	re := ref.Engine{}
+	for _, e := range engines(t) {
+		for _, k := range []int{1, 32, 63, 576} {
+			for _, n := range []int{1, 7, 17, 577, 1536} {
+				for _, m := range []int{1, 3, 5} {
+					for _, dt := range []tensor.DType{tensor.BF16, tensor.F32} {
+						a := randT(r, m, k)
+						gate, up := randT(r, n, k).To(dt), randT(r, n, k).To(dt)
+						out := randT(r, m, n)
+						e.MatMulSwiGLU(out, a, gate, up)
+						ar := a
+						if m > gemvRows && dt == tensor.BF16 && e.BF16Native() {
+							ar = a.To(tensor.BF16).ToF32() // the packed bf16 mode
+						}
+						g, u, want := tensor.New(tensor.F32, m, n), tensor.New(tensor.F32, m, n), tensor.New(tensor.F32, m, n)
+						re.MatMul(g, ar, gate.ToF32(), false, true, false)
+						re.MatMul(u, ar, up.ToF32(), false, true, false)
+						re.SwiGLU(want, g, u)
+						// the products' rounding, carried through silu(g)*u
+						_, mg := naive(to64(a), to64(gate), m, n, k, false, true)
+						_, mu := naive(to64(a), to64(up), m, n, k, false, true)
+						mag := make([]float64, m*n)
+						for i := range mag {
+							gi, ui := math.Abs(float64(g.F32()[i])), math.Abs(float64(u.F32()[i]))
+							mag[i] = 2*(mg[i]*ui+mu[i]*gi) + 1e-6
+						}
+						checkClose(t, fmt.Sprintf("%s MatMulSwiGLU(m=%d n=%d k=%d %v)", e.Name(), m, n, k, dt), out.F32(), to64(want), mag, k)
+					}
+				}
+			}
+		}
+	}
+	// the fallback of engines without the capability
+	a, gate, up := randT(r, 2, 65), randT(r, 9, 65), randT(r, 9, 65)
+	got, want := tensor.New(tensor.F32, 2, 9), tensor.New(tensor.F32, 2, 9)
+	compute.MatMulSwiGLU(re, got, a, gate, up, tensor.New(tensor.F32, 2, 9), tensor.New(tensor.F32, 2, 9))
+	e := New(1)
+	defer e.Close()
+	e.MatMulSwiGLU(want, a, gate, up)
+	for i, w := range want.F32() {
+		if d := math.Abs(float64(got.F32()[i] - w)); d > 1e-4*(1+math.Abs(float64(w))) {
+			t.Fatalf("compute.MatMulSwiGLU fallback [%d] = %g, want %g", i, got.F32()[i], w)
+		}
 	}
 }
