@@ -188,6 +188,7 @@ func (g *gemvPass) run() {
 		e.pool.run(tasks, g.task)
 	}
 	g.e = nil
+	clear(g.parts) // hold no weights or outputs while pooled
 	g.parts = g.parts[:0]
 	for i := range g.rows {
 		g.rows[i] = nil
