@@ -24,6 +24,7 @@ type batchScratch struct {
 	x, A, h *tensor.Tensor // [n, hidden], [n, inter], [n, hidden]
 	k, v    *tensor.Tensor // the new keys and values [n, kv*hd]
 	pos     []int32
+	sh      sharedInput
 }
 
 // NewBatchDecoder returns a batch decoder for m.
@@ -99,18 +100,8 @@ func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.
 	L := &m.W.Layers[l]
 	la := sc.la
 	eps := float32(c.RMSEps)
-	n := x.Rows()
-	e.RMSNorm(la.H1, x, L.AttnNorm, eps, la.Rstd1)
-	if c.QKNorm {
-		L.Q.Forward(e, la.QRaw, la.H1, false)
-		L.K.Forward(e, la.KRaw, la.H1, false)
-		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, la.RstdQ)
-		e.RMSNorm(sc.k.Reshape(n*c.KVHeads, c.HeadDim), la.KRaw.Reshape(n*c.KVHeads, c.HeadDim), L.KNorm, eps, la.RstdK)
-	} else {
-		L.Q.Forward(e, la.Q, la.H1, false)
-		L.K.Forward(e, sc.k, la.H1, false)
-	}
-	L.V.Forward(e, sc.v, la.H1, false)
+	e.RMSNorm(la.H1, x, L.AttnNorm, eps, nil)
+	m.qkv(e, L, la, &sc.sh, sc.k, sc.v)
 	e.RoPE(la.Q, sc.pos, c.Heads, cos, sin)
 	e.RoPE(sc.k, sc.pos, c.KVHeads, cos, sin)
 	for i, kc := range caches {
@@ -121,12 +112,5 @@ func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.
 			Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: scale}
 		e.Attention(la.Att.Slice(i, i+1), la.Q.Slice(i, i+1), kc.K[l].Slice(0, p+1), kc.V[l].Slice(0, p+1), nil, s)
 	}
-	L.O.Forward(e, la.X2, la.Att, false)
-	e.Add(la.X2, la.X2, x)
-	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, la.Rstd2)
-	L.Gate.Forward(e, la.G, la.H2, false)
-	L.Up.Forward(e, la.U, la.H2, false)
-	e.SwiGLU(sc.A, la.G, la.U)
-	L.Down.Forward(e, x, sc.A, false)
-	e.Add(x, x, la.X2)
+	m.mlp(e, L, la, &sc.sh, x, x, sc.A)
 }

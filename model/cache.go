@@ -23,6 +23,7 @@ type decodeScratch struct {
 	x   *tensor.Tensor
 	A   *tensor.Tensor
 	pos []int32
+	sh  sharedInput
 }
 
 // NewCache returns an empty cache for up to capacity positions.
@@ -96,7 +97,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 		kAll := kc.K[l].Slice(0, kc.Len+n)
 		vAll := kc.V[l].Slice(0, kc.Len+n)
 		sc.la.X = x
-		m.layerForward(e, l, sc.la, x, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, sc.A, false)
+		m.decodeLayer(e, l, sc.la, &sc.sh, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, sc.A)
 	}
 	kc.Len += n
 	rows := logits.Rows()

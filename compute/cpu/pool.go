@@ -26,8 +26,13 @@ type pool struct {
 }
 
 // spinTime is how long an idle worker watches for a new job before it
-// parks.
-const spinTime = 50 * time.Microsecond
+// parks. Short: it covers the norms and copies between a decoding step's
+// products (1-3 µs), not its attention. On a machine shared with other
+// processes a spinning worker takes CPU time from its own caller, which is
+// on the critical path: at 50 µs, decoding at the SmolLM2-135M shape on 2
+// cores with a load of 4 ran at 49-65% of the bandwidth limit, at 10 µs at
+// 65-75% (docs/PERFORMANCE.md).
+const spinTime = 10 * time.Microsecond
 
 // job is one call to run.
 type job struct {
@@ -97,7 +102,11 @@ func (j *job) work() {
 func (j *job) do(i int, n int64) {
 	defer func() {
 		if r := recover(); r != nil {
-			j.failed.CompareAndSwap(nil, &r)
+			// a new variable: taking r's address would move it to the
+			// heap on every task, not just on a panic
+			p := new(any)
+			*p = r
+			j.failed.CompareAndSwap(nil, p)
 		}
 		if j.done.Add(1) == n {
 			close(j.fin)

@@ -1,0 +1,391 @@
+package cpu
+
+import (
+	"sync"
+
+	"hone/tensor"
+)
+
+// The few-row product: decoding multiplies one activation row (or a few)
+// by every weight matrix of the model, so a token's time is that of
+// streaming the weights from memory once. The product reads the weights in
+// place, as stored, and splits them into shares of rows sized in bytes,
+// which the threads take from a shared counter; several products that read
+// the same rows of A (the q, k and v projections; gate and up) can share
+// one pass and one barrier (MatMulShared).
+
+// gemvRows is the largest m that gemv handles: below a full micro-panel,
+// packing b (every element of it, once per call) costs more than the
+// product, which is bound by reading b anyway.
+const gemvRows = 4
+
+// Shares of the few-row product. A pass is cut into about gemvShares
+// shares a thread, each of gemvMinBytes to gemvMaxBytes of weights: small
+// enough that a thread the operating system takes away mid-product holds
+// up little of it (the others take the remaining shares), large enough
+// that taking a share costs nothing next to reading it.
+const (
+	gemvShares   = 16
+	gemvMinBytes = 16 << 10
+	gemvMaxBytes = 256 << 10
+)
+
+// gemvKernel is a row kernel of the few-row product with bf16 weights:
+// out[r] = q'·widen(w[r*ldw : r*ldw+k]) for r < nr, added to out[r] when
+// acc is not 0, k a multiple of 32 and q' the activation row permuted by
+// permuteEvenOdd.
+type gemvKernel func(out, q *float32, w *uint16, ldw, nr, k, acc int)
+
+// permuteEvenOdd writes each block of 32 elements of src (len(src) a
+// multiple of 32) into dst as its 16 even elements followed by its 16 odd
+// ones, the order in which a bf16 row kernel widens the weights.
+func permuteEvenOdd(dst, src []float32) {
+	dst = dst[:len(src)]
+	for c := 0; c+32 <= len(src); c += 32 {
+		s, d := src[c:c+32], dst[c:c+32]
+		for i := 0; i < 16; i++ {
+			d[i] = s[2*i]
+			d[16+i] = s[2*i+1]
+		}
+	}
+}
+
+// gemvPart is one product of a few-row pass: C (m x n, row stride ldc) =
+// op(A)·op(B), or C += op(A)·op(B) when acc is set. Its output columns are
+// cut into shares of rows columns each.
+type gemvPart struct {
+	n int
+	b operand
+	// up, when set (h or f), makes the part gated: C = silu(op(A)·op(B))
+	// * (op(A)·op(up)), both stored [n, k] with b's layout and dtype, a
+	// share taking the same rows of both
+	up       operand
+	c        []float32
+	ldc      int
+	acc      bool
+	rows     int // columns of C a share
+	first    int // index of the part's first share in the pass
+	kernel   bool
+	elemSize int
+}
+
+// gated reports whether p is a gated part.
+func (p *gemvPart) gated() bool { return p.up.h != nil || p.up.f != nil }
+
+// gemvPass is one few-row pass: the m rows of op(A) (k long) and the
+// products that read them. Passes come from a sync.Pool with their
+// buffers, so that a decoding step allocates nothing.
+type gemvPass struct {
+	e     *Engine
+	m, k  int
+	rows  [gemvRows][]float32 // the rows of op(A)
+	q     []float32           // the rows permuted for the row kernel
+	at    []float32           // a transposed op(A) copied into rows
+	parts []gemvPart
+	kern  gemvKernel
+	task  func(int) // the method value of do, made once
+}
+
+var gemvPasses = sync.Pool{New: func() any {
+	g := &gemvPass{}
+	g.task = g.do
+	return g
+}}
+
+// newGemvPass starts a pass over the m rows (m <= gemvRows) of op(A) [m, k].
+func (e *Engine) newGemvPass(m, k int, a operand) *gemvPass {
+	g := gemvPasses.Get().(*gemvPass)
+	g.e, g.m, g.k, g.kern = e, m, k, bf16RowKernel(&e.kern)
+	g.parts = g.parts[:0]
+	if a.t {
+		g.at = grow(g.at, m*k)
+		for i := 0; i < m; i++ {
+			r := g.at[i*k : (i+1)*k]
+			for p := range r {
+				r[p] = a.f[p*a.ld+i]
+			}
+			g.rows[i] = r
+		}
+	} else {
+		for i := 0; i < m; i++ {
+			g.rows[i] = a.f[i*a.ld : i*a.ld+k]
+		}
+	}
+	return g
+}
+
+// grow returns s resliced to n elements, reallocated when too short.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// add adds the product of the pass's rows with op(B) (k x n) into C.
+func (g *gemvPass) add(n int, b operand, c []float32, ldc int, acc bool) {
+	p := gemvPart{n: n, b: b, c: c, ldc: ldc, acc: acc, elemSize: 4}
+	if b.h != nil {
+		p.elemSize = 2
+		p.kernel = g.kern != nil && b.t && g.k%32 == 0
+	}
+	g.parts = append(g.parts, p)
+}
+
+// addGated adds the gated product C = silu(op(A)·gateᵀ) * (op(A)·upᵀ)
+// (gate and up stored [n, k], both F32 or both BF16) into C, overwriting
+// it.
+func (g *gemvPass) addGated(n int, gate, up operand, c []float32, ldc int) {
+	g.add(n, gate, c, ldc, false)
+	p := &g.parts[len(g.parts)-1]
+	p.up = up
+	p.elemSize *= 2 // a row of the part is a row of each
+}
+
+// run computes every product added and returns the pass to its pool.
+func (g *gemvPass) run() {
+	e := g.e
+	if g.kern != nil {
+		for _, p := range g.parts {
+			if p.kernel {
+				g.q = grow(g.q, g.m*g.k)
+				for i := 0; i < g.m; i++ {
+					permuteEvenOdd(g.q[i*g.k:(i+1)*g.k], g.rows[i])
+				}
+				break
+			}
+		}
+	}
+	var bytes, flops int
+	for _, p := range g.parts {
+		bytes += p.n * g.k * p.elemSize
+		flops += 2 * g.m * p.n * g.k
+	}
+	parallel := flops >= parallelFlops && e.threads > 1
+	share := min(gemvMaxBytes, max(gemvMinBytes, bytes/(gemvShares*e.threads)))
+	tasks := 0
+	for i := range g.parts {
+		p := &g.parts[i]
+		p.first = tasks
+		p.rows = p.n
+		if parallel {
+			// rows of b ([n, k]) are contiguous: whole groups of four for
+			// the row kernel; columns of a [k, n] b are strided: groups of
+			// 16, whole vectors
+			align := 4
+			if !p.b.t || p.gated() {
+				align = 16
+			}
+			p.rows = max(align, share/(g.k*p.elemSize)/align*align)
+		}
+		tasks += (p.n + p.rows - 1) / p.rows
+	}
+	if tasks == 1 || !parallel {
+		for t := 0; t < tasks; t++ {
+			g.do(t)
+		}
+	} else {
+		e.pool.run(tasks, g.task)
+	}
+	g.e = nil
+	clear(g.parts) // hold no weights or outputs while pooled
+	g.parts = g.parts[:0]
+	for i := range g.rows {
+		g.rows[i] = nil
+	}
+	gemvPasses.Put(g)
+}
+
+// do computes share t of the pass.
+func (g *gemvPass) do(t int) {
+	pi := len(g.parts) - 1
+	for pi > 0 && g.parts[pi].first > t {
+		pi--
+	}
+	p := &g.parts[pi]
+	j0 := (t - p.first) * p.rows
+	j1 := min(p.n, j0+p.rows)
+	b, k, fast := p.b, g.k, g.e.kern.vec
+	acc := 0
+	if p.acc {
+		acc = 1
+	}
+	if p.gated() {
+		g.gated(p, j0, j1)
+		return
+	}
+	for i := 0; i < g.m; i++ {
+		crow := p.c[i*p.ldc+j0 : i*p.ldc+j1]
+		ar := g.rows[i]
+		switch {
+		case p.kernel:
+			_ = b.h[(j1-1)*b.ld+k-1]
+			g.kern(&crow[0], &g.q[i*k], &b.h[j0*b.ld], b.ld, j1-j0, k, acc)
+		case !b.t:
+			// b is [k, n], float32: a sum of its rows scaled by a
+			if !p.acc {
+				clear(crow)
+			}
+			w := fast.bulk(len(crow))
+			accRows(fast, crow[:w], ar, b.f[j0:], b.ld)
+			if w < len(crow) {
+				accRows(nil, crow[w:], ar, b.f[j0+w:], b.ld)
+			}
+		default:
+			out := crow
+			var tmp *buf[float32]
+			if p.acc {
+				tmp = getBuf[float32](len(crow))
+				out = tmp.s[:len(crow)]
+			}
+			if b.f != nil {
+				dots(fast, out, ar, b.f[j0*b.ld:], b.ld)
+			} else {
+				dotsBF16(fast, out, ar, b.h[j0*b.ld:], b.ld)
+			}
+			if tmp != nil {
+				for j, v := range out {
+					crow[j] += v
+				}
+				putBuf(tmp)
+			}
+		}
+	}
+}
+
+// gated is do for rows [j0, j1) of a gated part: both products into
+// scratch, then the activation, computed as the SwiGLU op does.
+func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
+	fast, k, w := g.e.kern.vec, g.k, j1-j0
+	tmp := getBuf[float32](3 * w)
+	defer putBuf(tmp)
+	gv, uv, ev := tmp.s[:w], tmp.s[w:2*w], tmp.s[2*w:3*w]
+	for i := 0; i < g.m; i++ {
+		for h, b := range [2]operand{p.b, p.up} {
+			out := gv
+			if h == 1 {
+				out = uv
+			}
+			switch {
+			case p.kernel:
+				_ = b.h[(j1-1)*b.ld+k-1]
+				g.kern(&out[0], &g.q[i*k], &b.h[j0*b.ld], b.ld, w, k, 0)
+			case b.f != nil:
+				dots(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
+			default:
+				dotsBF16(fast, out, g.rows[i], b.h[j0*b.ld:], b.ld)
+			}
+		}
+		swiglu(fast, p.c[i*p.ldc+j0:i*p.ldc+j1], gv, uv, ev)
+	}
+}
+
+// swiglu sets out = silu(gate) * up as the SwiGLU op does, with ex as
+// scratch for exp(-gate).
+func swiglu(fast *vecSet, out, gate, up, ex []float32) {
+	n := len(gate)
+	out, up, ex = out[:n], up[:n], ex[:n]
+	vexp(fast, ex, gate, -1, 0)
+	for i, g := range gate {
+		out[i] = g / (1 + ex[i]) * up[i]
+	}
+}
+
+// gemv computes the product for a few rows of op(A) (decoding) straight
+// from the stored b, without packing: dot products with the rows of b
+// when it is stored [n, k] (F32, or BF16 widened exactly), or a sum of
+// scaled rows of b when it is stored [k, n] (F32). Shares of the columns of
+// C are spread across the cores.
+func (e *Engine) gemv(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {
+	g := e.newGemvPass(m, k, a)
+	g.add(n, b, c, ldc, acc)
+	g.run()
+}
+
+// gemvFits reports whether gemm would take the few-row path for an m-row
+// product with b: the condition that gemm checks.
+func (e *Engine) gemvFits(m int, b *tensor.Tensor, tb bool) bool {
+	v := e.kern.vec
+	return m <= gemvRows && v != nil && v.dots != nil && v.dotsBF16 != nil &&
+		(b.DType == tensor.F32 || b.DType == tensor.BF16 && tb)
+}
+
+// MatMulShared sets c[i] = a·b[i]ᵀ for every i (compute.SharedMatMuler):
+// for a few rows of a (decoding), one pass of the few-row product over
+// every b[i] with a single barrier; otherwise one MatMul each.
+func (e *Engine) MatMulShared(c []*tensor.Tensor, a *tensor.Tensor, b []*tensor.Tensor) {
+	const op = "MatMulShared"
+	if len(c) != len(b) {
+		fail(op, "%d outputs for %d weights", len(c), len(b))
+	}
+	av := f32(op, "a", a)
+	m, k := a.Rows(), a.Cols()
+	fused := k > 0
+	for i, bi := range b {
+		if bi == nil {
+			fail(op, "b[%d] is nil", i)
+		}
+		f32(op, "c", c[i])
+		if c[i].Rows() != m || bi.Cols() != k || c[i].Cols() != bi.Rows() {
+			fail(op, "b[%d] %v does not fit a %v and c[%d] %v", i, bi, a, i, c[i])
+		}
+		fused = fused && e.gemvFits(m, bi, true)
+	}
+	if !fused {
+		for i := range b {
+			e.MatMul(c[i], a, b[i], false, true, false)
+		}
+		return
+	}
+	if m == 0 {
+		return
+	}
+	g := e.newGemvPass(m, k, operand{f: av, ld: k})
+	for i, bi := range b {
+		bo := operand{ld: k, t: true}
+		if bi.DType == tensor.F32 {
+			bo.f = bi.F32()
+		} else {
+			bo.h = bi.BF16()
+		}
+		if n := bi.Rows(); n > 0 {
+			g.add(n, bo, c[i].F32(), n, false)
+		}
+	}
+	g.run()
+}
+
+// MatMulSwiGLU sets out = silu(a·gateᵀ) * (a·upᵀ) (compute.SwiGLUMatMuler):
+// for a few rows of a, one pass of the few-row product in which a share
+// computes the same rows of both products and their activation; otherwise
+// the two products into scratch and the SwiGLU op.
+func (e *Engine) MatMulSwiGLU(out, a, gate, up *tensor.Tensor) {
+	const op = "MatMulSwiGLU"
+	ov, av := f32(op, "out", out), f32(op, "a", a)
+	if gate == nil || up == nil {
+		fail(op, "gate or up is nil")
+	}
+	m, k, n := a.Rows(), a.Cols(), gate.Rows()
+	if out.Rows() != m || out.Cols() != n || gate.Cols() != k || up.Rows() != n || up.Cols() != k {
+		fail(op, "gate %v, up %v do not fit a %v and out %v", gate, up, a, out)
+	}
+	if k == 0 || m == 0 || n == 0 || gate.DType != up.DType || !e.gemvFits(m, gate, true) || !e.gemvFits(m, up, true) {
+		gb, ub := getBuf[float32](m*n), getBuf[float32](m*n)
+		defer putBuf(gb)
+		defer putBuf(ub)
+		g, u := tensor.FromF32(gb.s[:m*n], m, n), tensor.FromF32(ub.s[:m*n], m, n)
+		e.MatMul(g, a, gate, false, true, false)
+		e.MatMul(u, a, up, false, true, false)
+		e.SwiGLU(out, g, u)
+		return
+	}
+	g := e.newGemvPass(m, k, operand{f: av, ld: k})
+	gb, ub := operand{ld: k, t: true}, operand{ld: k, t: true}
+	if gate.DType == tensor.F32 {
+		gb.f, ub.f = gate.F32(), up.F32()
+	} else {
+		gb.h, ub.h = gate.BF16(), up.BF16()
+	}
+	g.addGated(n, gb, ub, ov, n)
+	g.run()
+}

@@ -1,0 +1,67 @@
+package cpu
+
+import (
+	"testing"
+	"time"
+
+	"hone/tensor"
+)
+
+// BenchmarkGemv times few-row products with bf16 weights larger than the
+// caches against reading the same bytes with StreamRead, alternately, on
+// every core: the LM head of SmolLM2-135M alone, and the projections of
+// its 30 layers (q, k, v and gate, up as shared passes). %-of-stream is
+// the mean ratio of the read's time to the product's.
+func BenchmarkGemv(b *testing.B) {
+	e := New(0)
+	defer e.Close()
+	r := newRand(1)
+	const hidden, inter, kv = 576, 1536, 192
+	bf := func(n, k int) *tensor.Tensor { return randT(r, n, k).To(tensor.BF16) }
+	o := func(n int) *tensor.Tensor { return tensor.New(tensor.F32, 1, n) }
+	x, h := randT(r, 1, hidden), randT(r, 1, inter)
+	head := bf(49152, hidden)
+	type layer struct {
+		qkv, gu []*tensor.Tensor
+		o, d    *tensor.Tensor
+	}
+	var layers []layer
+	var data [][]byte
+	for range 30 {
+		l := layer{qkv: []*tensor.Tensor{bf(hidden, hidden), bf(kv, hidden), bf(kv, hidden)},
+			gu: []*tensor.Tensor{bf(inter, hidden), bf(inter, hidden)}, o: bf(hidden, hidden), d: bf(hidden, inter)}
+		layers = append(layers, l)
+		for _, w := range append(append([]*tensor.Tensor{l.o, l.d}, l.qkv...), l.gu...) {
+			data = append(data, w.Data)
+		}
+	}
+	logits, y := o(49152), o(hidden)
+	qkv, gu := []*tensor.Tensor{o(hidden), o(kv), o(kv)}, []*tensor.Tensor{o(inter), o(inter)}
+	run := func(name string, data [][]byte, f func()) {
+		b.Run(name, func(b *testing.B) {
+			var ratio float64
+			var bytes int64
+			for _, d := range data {
+				bytes += int64(len(d))
+			}
+			for range b.N {
+				t0 := time.Now()
+				f()
+				t1 := time.Now()
+				e.StreamRead(data...)
+				ratio += float64(time.Since(t1)) / float64(t1.Sub(t0))
+			}
+			b.SetBytes(bytes)
+			b.ReportMetric(100*ratio/float64(b.N), "%-of-stream")
+		})
+	}
+	run("head", [][]byte{head.Data}, func() { e.MatMul(logits, x, head, false, true, false) })
+	run("layers", data, func() {
+		for _, l := range layers {
+			e.MatMulShared(qkv, x, l.qkv)
+			e.MatMul(y, x, l.o, false, true, false)
+			e.MatMulShared(gu, x, l.gu)
+			e.MatMul(y, h, l.d, false, true, false)
+		}
+	})
+}

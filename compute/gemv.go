@@ -1,0 +1,49 @@
+package compute
+
+import "hone/tensor"
+
+// SharedMatMuler is the optional capability of an engine that computes
+// several products of the same input in one parallel pass: the projections
+// of a decoding step that read the same activations (q, k and v; gate and
+// up) then stream their weights with one barrier between the threads
+// instead of one each.
+type SharedMatMuler interface {
+	// MatMulShared sets c[i] = a·b[i]ᵀ for every i: the same as
+	// MatMul(c[i], a, b[i], false, true, false) for each, in any order.
+	// a [m, k] and every c[i] [m, n_i] are F32, b[i] [n_i, k] F32 or BF16.
+	MatMulShared(c []*tensor.Tensor, a *tensor.Tensor, b []*tensor.Tensor)
+}
+
+// MatMulShared sets c[i] = a·b[i]ᵀ for every i, through the engine's
+// SharedMatMuler when it has one, otherwise with one MatMul each.
+func MatMulShared(e Engine, c []*tensor.Tensor, a *tensor.Tensor, b []*tensor.Tensor) {
+	if s, ok := e.(SharedMatMuler); ok {
+		s.MatMulShared(c, a, b)
+		return
+	}
+	for i := range b {
+		e.MatMul(c[i], a, b[i], false, true, false)
+	}
+}
+
+// SwiGLUMatMuler is the optional capability of an engine that computes the
+// input of a gated MLP's down projection in one pass: when decoding, each
+// share of rows of the gate and up weights is followed at once by its
+// activation, with no separate op and no barrier for it.
+type SwiGLUMatMuler interface {
+	// MatMulSwiGLU sets out = silu(a·gateᵀ) * (a·upᵀ): a [m, k] and out
+	// [m, n] F32, gate and up [n, k] of the same dtype, F32 or BF16.
+	MatMulSwiGLU(out, a, gate, up *tensor.Tensor)
+}
+
+// MatMulSwiGLU sets out = silu(a·gateᵀ) * (a·upᵀ), through the engine's
+// SwiGLUMatMuler when it has one, otherwise as two products into g and u
+// ([m, n] scratch, unused by a capable engine) and the SwiGLU op.
+func MatMulSwiGLU(e Engine, out, a, gate, up, g, u *tensor.Tensor) {
+	if s, ok := e.(SwiGLUMatMuler); ok {
+		s.MatMulSwiGLU(out, a, gate, up)
+		return
+	}
+	MatMulShared(e, []*tensor.Tensor{g, u}, a, []*tensor.Tensor{gate, up})
+	e.SwiGLU(out, g, u)
+}

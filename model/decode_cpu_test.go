@@ -1,0 +1,63 @@
+package model_test
+
+import (
+	"math"
+	"testing"
+
+	"hone/compute"
+	"hone/compute/cpu"
+	"hone/compute/ref"
+	"hone/model"
+	"hone/tensor"
+)
+
+// TestDecodeCPUMatchesRef decodes token by token on the CPU engine, whose
+// decoding products run as shared few-row passes (q/k/v; gate/up with the
+// SwiGLU; residuals added by the products), and on the reference engine,
+// which has none of these capabilities: float32, bf16 and NF4 (QLoRA)
+// weights, with biases (qwen2) and per-head norms (qwen3), at widths that
+// take the assembly row kernel (multiples of 32).
+func TestDecodeCPUMatchesRef(t *testing.T) {
+	e := cpu.New(2)
+	defer e.Close()
+	for _, fam := range []string{"llama", "qwen2", "qwen3"} {
+		for _, kind := range []string{"fp32", "bf16", "nf4"} {
+			t.Run(fam+"/"+kind, func(t *testing.T) {
+				c := tinyConfig(fam)
+				c.Hidden, c.Intermediate, c.Heads, c.KVHeads, c.HeadDim = 64, 96, 4, 2, 16
+				w := randomWeights(c, tensor.F32, 5)
+				switch kind {
+				case "bf16":
+					for _, name := range c.LinearNames() {
+						l := w.LinearByName(name)
+						l.W = l.W.To(tensor.BF16)
+					}
+				case "nf4":
+					if _, err := w.Quantize(c, "nf4", true, model.FP32); err != nil {
+						t.Fatal(err)
+					}
+				}
+				m := model.New(c, w)
+				ids := []int32{1, 4, 7, 3, 9, 2, 8, 8}
+				decode := func(e compute.Engine) []float32 {
+					cache := m.NewCache(len(ids))
+					one := tensor.New(tensor.F32, 1, c.Vocab)
+					var got []float32
+					for _, id := range ids {
+						if err := m.Decode(e, cache, []int32{id}, one); err != nil {
+							t.Fatal(err)
+						}
+						got = append(got, one.F32()...)
+					}
+					return got
+				}
+				got, want := decode(e), decode(ref.Engine{})
+				for i, v := range want {
+					if d := math.Abs(float64(got[i] - v)); d > 1e-4*(1+math.Abs(float64(v))) {
+						t.Fatalf("logit %d (position %d): cpu %v, ref %v", i, i/c.Vocab, got[i], v)
+					}
+				}
+			})
+		}
+	}
+}

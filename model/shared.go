@@ -1,0 +1,108 @@
+package model
+
+import (
+	"hone/compute"
+	"hone/tensor"
+)
+
+// sharedInput runs linear layers that read the same input, as the q, k and
+// v projections do, and gate and up: their plain weights in one pass
+// through compute.MatMulShared (one barrier between the threads instead of
+// one a product when decoding), then each layer's quantised product, bias
+// and adapter. It keeps its slices between calls, so that a decoding step
+// allocates nothing.
+type sharedInput struct {
+	ws, ys []*tensor.Tensor
+}
+
+// forward sets ys[i] = ls[i].Forward(x) for every i (inference: no
+// adapter state is kept for a backward).
+func (s *sharedInput) forward(e compute.Engine, x *tensor.Tensor, ls []*Linear, ys []*tensor.Tensor) {
+	s.ws, s.ys = s.ws[:0], s.ys[:0]
+	for i, l := range ls {
+		if l.Q == nil {
+			s.ws = append(s.ws, l.W)
+			s.ys = append(s.ys, ys[i])
+		}
+	}
+	if len(s.ws) > 0 {
+		compute.MatMulShared(e, s.ys, x, s.ws)
+	}
+	for i, l := range ls {
+		if l.Q != nil {
+			compute.MatMulQuant(e, ys[i], x, l.Q, true, false)
+		}
+		if l.B != nil {
+			e.AddBias(ys[i], l.B)
+		}
+		if l.Adapter != nil {
+			l.Adapter.Forward(e, ys[i], x, false)
+		}
+	}
+	clear(s.ws)
+	clear(s.ys)
+}
+
+// decodeLayer is layerForward for inference (decoding, with x the new
+// tokens and kAll, vAll the cache): the products that share an input run
+// as one pass each.
+func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedInput, x *tensor.Tensor, s compute.AttnShape,
+	pos []int32, cos, sin, kDst, vDst, kAll, vAll, A *tensor.Tensor) {
+	c := m.Config
+	L := &m.W.Layers[l]
+	eps := float32(c.RMSEps)
+	e.RMSNorm(la.H1, x, L.AttnNorm, eps, nil)
+	m.qkv(e, L, la, sh, kDst, vDst)
+	e.RoPE(la.Q, pos, c.Heads, cos, sin)
+	e.RoPE(kDst, pos, c.KVHeads, cos, sin)
+	e.Attention(la.Att, la.Q, kAll, vAll, nil, s)
+	m.mlp(e, L, la, sh, x, x, A)
+}
+
+// qkv sets la.Q, k and v from la.H1 (with Qwen3's per-head norms of q and
+// k), the three products in one pass.
+func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, k, v *tensor.Tensor) {
+	c := m.Config
+	eps := float32(c.RMSEps)
+	n := la.H1.Rows()
+	if c.QKNorm {
+		sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.QRaw, la.KRaw, v})
+		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, nil)
+		e.RMSNorm(k.Reshape(n*c.KVHeads, c.HeadDim), la.KRaw.Reshape(n*c.KVHeads, c.HeadDim), L.KNorm, eps, nil)
+		return
+	}
+	sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.Q, k, v})
+}
+
+// mlp runs the output projection of la.Att, the residual from x, and the
+// MLP into out (which may alias x); gate and up in one pass.
+func (m *Model) mlp(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, x, out, A *tensor.Tensor) {
+	eps := float32(m.Config.RMSEps)
+	residual(e, &L.O, la.X2, la.Att, x)
+	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, nil)
+	if plain(&L.Gate) && plain(&L.Up) {
+		compute.MatMulSwiGLU(e, A, la.H2, L.Gate.W, L.Up.W, la.G, la.U)
+	} else {
+		sh.forward(e, la.H2, []*Linear{&L.Gate, &L.Up}, []*tensor.Tensor{la.G, la.U})
+		e.SwiGLU(A, la.G, la.U)
+	}
+	residual(e, &L.Down, out, A, la.X2)
+}
+
+// residual sets out = r + l(x) (out may alias r, not x). A plain weight
+// adds its product to a copy of r, which saves the engine an Add.
+func residual(e compute.Engine, l *Linear, out, x, r *tensor.Tensor) {
+	if !plain(l) {
+		l.Forward(e, out, x, false)
+		e.Add(out, out, r)
+		return
+	}
+	if out != r {
+		copy(out.Data, r.Data)
+	}
+	e.MatMul(out, x, l.W, false, true, true)
+}
+
+// plain reports whether l is a bare weight: not quantised, no bias, no
+// adapter.
+func plain(l *Linear) bool { return l.Q == nil && l.B == nil && l.Adapter == nil }
