@@ -31,6 +31,7 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	f32AVX512("kernF32AVX512", 8, 3)
+	f32StridedAVX512("kernF32StridedAVX512", 8, 3)
 	bf16AVX512("kernBF16AVX512", 8, 3)
 	f32AVX2("kernF32AVX2", 6, 2)
 	transpose8()
@@ -163,6 +164,49 @@ func f32AVX512(name string, mr, nv int) {
 			}
 		}
 	})
+	epilogueZ(name, mr, nv, acc, 64)
+}
+
+// f32StridedAVX512 is f32AVX512 reading B in place: the tile's row k of
+// nv*16 columns at b + k*ldb (B stored [k, n], not packed), for products
+// with too few rows of A to pay for packing B:
+//
+//	func kern(kc int, a, b, c *float32, ldb, ldc int, acc int)
+func f32StridedAVX512(name string, mr, nv int) {
+	if mr*nv+nv+1 > 32 {
+		panic("too many registers")
+	}
+	p("")
+	p("// func %s(kc int, a, b, c *float32, ldb, ldc int, acc int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ b+16(FP), DI")
+	p("\tMOVQ c+24(FP), DX")
+	p("\tMOVQ ldb+32(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ ldc+40(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ acc+48(FP), R9")
+	acc := func(i, j int) string { return zmmAcc(nv, i, j) }
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			p("\tVPXORD %s, %s, %s", acc(i, j), acc(i, j), acc(i, j))
+		}
+	}
+	p("%s_loop:", name)
+	for j := 0; j < nv; j++ {
+		p("\tVMOVUPS %d(DI), Z%d", j*64, mr*nv+j)
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			p("\tVFMADD231PS.BCST %d(SI), Z%d, %s", i*4, mr*nv+j, acc(i, j))
+		}
+	}
+	p("\tADDQ $%d, SI", 4*mr)
+	p("\tADDQ R10, DI")
+	p("\tDECQ CX")
+	p("\tJNZ %s_loop", name)
 	epilogueZ(name, mr, nv, acc, 64)
 }
 
