@@ -114,9 +114,7 @@ func (e *Engine) RMSNorm(out, x, w *tensor.Tensor, eps float32, rstd *tensor.Ten
 			if rs != nil {
 				rs[i] = r
 			}
-			for j, v := range xi {
-				oi[j] = wv[j] * (v * r)
-			}
+			vmul(fast, oi, xi, wv, r)
 		}
 	})
 }
@@ -138,7 +136,9 @@ func (e *Engine) RMSNormBackward(dx, dw, dout, x, w, rstd *tensor.Tensor) {
 	fast := e.kern.vec
 	parts := make([][]float32, 4*e.threads)
 	e.rowTasks(n, 3*d, func(t, r0, r1 int) {
-		gw := make([]float32, d)
+		gb := getBuf[float32](d)
+		defer putBuf(gb)
+		gw := gb.s
 		var dwPart []float32
 		if dwv != nil {
 			dwPart = make([]float32, d)
@@ -155,14 +155,11 @@ func (e *Engine) RMSNormBackward(dx, dw, dout, x, w, rstd *tensor.Tensor) {
 			if dxv == nil {
 				continue
 			}
-			for j, gv := range gi {
-				gw[j] = gv * wv[j]
-			}
+			vmul(fast, gw, gi, wv, 1)
 			k := r * r * dot(fast, gw, xi) / float32(d)
 			dxi := dxv[i*d : (i+1)*d]
-			for j, v := range gw {
-				dxi[j] += r * (v - xi[j]*k)
-			}
+			axpy(fast, dxi, gw, r)
+			axpy(fast, dxi, xi, -r*k)
 		}
 	})
 	for _, p := range parts {

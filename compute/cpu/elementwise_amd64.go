@@ -5,6 +5,9 @@ package cpu
 import "math"
 
 //go:noescape
+func mulAVX512(dst, a, b *float32, n int, s float32)
+
+//go:noescape
 func siluMulAVX512(out, gate, u, e *float32, n int)
 
 //go:noescape
@@ -45,4 +48,20 @@ func expTail(v *vecSet, dst, x []float32, scale, shift float32) (float64, bool) 
 		s -= float64(e)
 	}
 	return s, true
+}
+
+// vmul sets dst[i] = a[i]*b[i]*s.
+func vmul(v *vecSet, dst, a, b []float32, s float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	if v == vec512 {
+		i = n &^ 15
+		if i > 0 {
+			mulAVX512(&dst[0], &a[0], &b[0], i, s)
+		}
+	}
+	for ; i < n; i++ {
+		dst[i] = a[i] * s * b[i]
+	}
 }

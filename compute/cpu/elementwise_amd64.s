@@ -74,3 +74,26 @@ sb_loop:
 sb_done:
 	VZEROUPPER
 	RET
+
+// func mulAVX512(dst, a, b *float32, n int, s float32)
+// dst[i] = a[i]*b[i]*s; n a multiple of 16.
+TEXT ·mulAVX512(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS s+32(FP), Z15
+mul_loop:
+	TESTQ CX, CX
+	JZ mul_done
+	VMULPS (SI), Z15, Z0
+	VMULPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP mul_loop
+mul_done:
+	VZEROUPPER
+	RET
