@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -86,11 +88,14 @@ func (e *timed) RoPEBackward(x *tensor.Tensor, pos []int32, heads int, cos, sin 
 	e.Engine.RoPEBackward(x, pos, heads, cos, sin)
 }
 
-// TestOpTimes prints where a bf16 LoRA step's time goes, op by op
-// (HONE_OPTIME=1).
+// TestOpTimes prints where a bf16 LoRA step's time goes at the SmolLM2-135M
+// shape, op by op (wall time of each call, summed by kind and shape):
+// HONE_OPTIME=threads go test ./bench -run TestOpTimes -v. With
+// HONE_OPTIME_TWICE=1 each product that does not accumulate runs twice and
+// both are timed ("first ..." and the second, with warm caches).
 func TestOpTimes(t *testing.T) {
 	if os.Getenv("HONE_OPTIME") == "" {
-		t.Skip("set HONE_OPTIME=1")
+		t.Skip("set HONE_OPTIME=threads to print a step's time op by op")
 	}
 	threads, _ := strconv.Atoi(os.Getenv("HONE_OPTIME"))
 	te := &timed{Engine: cpu.New(threads), t: map[string]time.Duration{}, n: map[string]int{}}
@@ -118,8 +123,10 @@ func TestOpTimes(t *testing.T) {
 	}
 }
 
-// TestFrozenAB alternates train steps with and without frozen panels
-// (HONE_FROZENAB=threads), printing each step's process CPU time.
+// TestFrozenAB alternates train runs (4 steps each) on an engine that keeps
+// the frozen weights packed and one that does not (HONE_FROZENAB=threads;
+// with HONE_AB_THREADS=1 the second is a 1-thread engine instead), printing
+// the median step and each step's process CPU time (getrusage).
 func TestFrozenAB(t *testing.T) {
 	if os.Getenv("HONE_FROZENAB") == "" {
 		t.Skip("set HONE_FROZENAB=threads")
