@@ -32,7 +32,8 @@ const (
 // without, its input gradient); a and c are F32. An NF4 b is multiplied
 // with the packed GEMM whose packing decodes the codes into the panels: in
 // bf16 with fp32 accumulation when b.ComputeDType is BF16 and the CPU has
-// AVX512_BF16 (a rounded to bf16, as MatMul does with a BF16 b), otherwise
+// AVX512_BF16 (a rounded to bf16, as MatMul does with a BF16 b, here for
+// any number of rows: there is no unpacked few-row path), otherwise
 // in float32 (weights rounded to bf16 first when ComputeDType is BF16, so
 // that the result is MatMul's by the bf16 weight). Other formats go tile by
 // tile through compute.MatMulDequant. See compute.QuantMatMuler.

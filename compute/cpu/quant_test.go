@@ -121,6 +121,46 @@ func testMatMulQuantNaive(t *testing.T, ms, ns, ks []int) {
 	}
 }
 
+// TestMatMulQuantBlockSizes: NF4 blocks of other sizes than 64 (which
+// bitsandbytes allows), crossing the rows of b, take the Go decoders.
+func TestMatMulQuantBlockSizes(t *testing.T) {
+	e := New(2)
+	defer e.Close()
+	r := newRand(14)
+	for _, bs := range []int{32, 128, 256} {
+		for v := 0; v < 8; v++ {
+			tb, double := v&1 != 0, v&2 != 0
+			dt := tensor.F32
+			if v&4 != 0 {
+				dt = tensor.BF16
+			}
+			m, n, k := 9, 50, 96
+			rows, cols := k, n
+			if tb {
+				rows, cols = n, k
+			}
+			nf, err := quant.QuantizeNF4(randT(r, rows, cols).F32(), bs, double)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := &quant.Matrix{Rows: rows, Cols: cols, NF4: nf, ComputeDType: dt}
+			a := randT(r, m, k)
+			a64, b64 := to64(a), to64(q.Dequantize())
+			if dt == tensor.BF16 {
+				b64 = bf16Round(b64)
+				if e.BF16Native() {
+					a64 = bf16Round(a64)
+				}
+			}
+			want, mag := naive(a64, b64, m, n, k, false, tb)
+			got := tensor.New(tensor.F32, m, n)
+			e.MatMulQuant(got, a, q, tb, false)
+			name := fmt.Sprintf("MatMulQuant(block %d, tb=%v double=%v %v)", bs, tb, double, dt)
+			checkNaive(t, name, got.F32(), want, mag, nil, false, n, k)
+		}
+	}
+}
+
 // checkNaive compares got with want (+ c0 with acc) within k float32
 // roundings of the magnitude.
 func checkNaive(t *testing.T, name string, got []float32, want, mag, c0 []float64, acc bool, n, k int) {
@@ -293,6 +333,41 @@ func TestNF4KC(t *testing.T) {
 	} {
 		if got := nf4KC(c.k, c.k0, c.ld, 64, c.kcMax); got != c.want {
 			t.Errorf("nf4KC(%d, %d, %d, 64, %d) = %d, want %d", c.k, c.k0, c.ld, c.kcMax, got, c.want)
+		}
+	}
+}
+
+// BenchmarkMatMulQuant compares, at Llama-3.2-1B shapes (256 tokens), the
+// fused NF4 product with the dequantised tiles of compute.MatMulDequant and
+// with MatMul by the bf16 weight: forward (tb) and input gradient.
+func BenchmarkMatMulQuant(b *testing.B) {
+	e := New(0)
+	defer e.Close()
+	for _, sz := range [][3]int{{256, 2048, 8192}, {256, 8192, 2048}, {1, 2048, 8192}} {
+		m, n, k := sz[0], sz[1], sz[2] // forward: c [m, n] = a [m, k] · wᵀ, w [n, k]
+		q := nf4Matrix(b, 1, n, k, true, tensor.BF16)
+		w := q.Dequantize().To(tensor.BF16)
+		for _, tb := range []bool{true, false} {
+			a, c := randT(newRand(2), m, k), tensor.New(tensor.F32, m, n)
+			if !tb {
+				a, c = randT(newRand(2), m, n), tensor.New(tensor.F32, m, k)
+			}
+			name := fmt.Sprintf("m%d_n%d_k%d_tb%v", m, n, k, tb)
+			b.Run(name+"/fused", func(b *testing.B) {
+				for range b.N {
+					e.MatMulQuant(c, a, q, tb, false)
+				}
+			})
+			b.Run(name+"/dequant", func(b *testing.B) {
+				for range b.N {
+					compute.MatMulDequant(e, c, a, q, tb, false)
+				}
+			})
+			b.Run(name+"/bf16", func(b *testing.B) {
+				for range b.N {
+					e.MatMul(c, a, w, false, tb, false)
+				}
+			})
 		}
 	}
 }
