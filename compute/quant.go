@@ -25,14 +25,22 @@ const quantTileBytes = 8 << 20
 
 // MatMulQuant computes a·op(b) into c (or adds it, with acc) for a
 // quantised weight b, never holding more than a tile of b dequantised:
-// through the engine's own QuantMatMuler when it has one, otherwise tile by
-// tile — dequantised in parallel to b.ComputeDType (F32 or BF16) — with the
-// engine's MatMul.
+// through the engine's own QuantMatMuler when it has one, otherwise with
+// MatMulDequant.
 func MatMulQuant(e Engine, c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool) {
 	if q, ok := e.(QuantMatMuler); ok {
 		q.MatMulQuant(c, a, b, tb, acc)
 		return
 	}
+	MatMulDequant(e, c, a, b, tb, acc)
+}
+
+// MatMulDequant is MatMulQuant through the engine's MatMul, tile by tile:
+// rows of b dequantised in parallel to b.ComputeDType (F32 or BF16) into a
+// scratch tile of at most 8 MiB, then multiplied. It is the fallback of
+// engines without a QuantMatMuler, and of those whose QuantMatMuler does
+// not handle b's format.
+func MatMulDequant(e Engine, c, a *tensor.Tensor, b *quant.Matrix, tb, acc bool) {
 	m := a.Rows()
 	if a.DType != tensor.F32 || c.DType != tensor.F32 {
 		panic(fmt.Sprintf("compute.MatMulQuant: a %v, c %v: want F32", a, c))

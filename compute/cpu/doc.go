@@ -24,6 +24,19 @@
 // place, as dot products with its rows or sums of its scaled rows, split
 // over the cores by columns.
 //
+// # NF4 weights
+//
+// MatMulQuant multiplies by an NF4 weight (QLoRA's frozen base) with the
+// same blocked product, its packing of B decoding the 4-bit codes and block
+// scales straight into the micro-panels: no dequantised copy of the weight,
+// not even of a tile, is written and read back. In the bf16 mode AVX-512
+// decoders build each block's 16 bf16 values (VCVTNEPS2BF16) and look the
+// codes up with VPERMW, for a weight stored [n, k] (a forward; k blocks are
+// chosen to start on the 64-weight code blocks, and 8 decoded rows are
+// transposed as pairs) and for one stored [k, n] (an input gradient: two
+// rows' codes at a time are spread into k pairs with VPERMB and looked up
+// in their rows' tables, with a block boundary inside a 48-column panel).
+//
 // # Fused ops and attention
 //
 // RMSNorm, SwiGLU, RoPE, cross-entropy and the elementwise ops are single
