@@ -49,8 +49,22 @@ func QuantizeMatrix(w *tensor.Tensor, format string, double bool) (*Matrix, erro
 		return nil, fmt.Errorf("quant: matrix from %v: want a 2-D weight", w)
 	}
 	m := &Matrix{Rows: w.Shape[0], Cols: w.Shape[1]}
-	x := w.ToF32().F32()
 	var err error
+	if format == "nf4" && w.DType == tensor.BF16 {
+		// widened a chunk at a time: a 1B model's embedding would take
+		// 1 GB in float32
+		h := w.BF16()
+		m.NF4, err = quantizeNF4(len(h), func(dst []float32, lo int) {
+			for i := range dst {
+				dst[i] = tensor.BF16ToF32(h[lo+i])
+			}
+		}, NF4BlockSize, double)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	x := w.ToF32().F32()
 	switch format {
 	case "nf4":
 		m.NF4, err = QuantizeNF4(x, NF4BlockSize, double)

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"hone/tensor"
@@ -33,6 +34,36 @@ func TestMatrixRowsBF16(t *testing.T) {
 		}
 		if m.Format() != f {
 			t.Errorf("Format() = %q, want %q", m.Format(), f)
+		}
+	}
+}
+
+// TestQuantizeMatrixBF16Chunks: a bf16 weight quantised to NF4 a chunk at a
+// time, in parallel, gives exactly the codes and scales of the whole weight
+// widened first (sizes over several chunks, a partial last block, with and
+// without double quantisation).
+func TestQuantizeMatrixBF16Chunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sh := range [][2]int{{7, 100}, {1, 64}, {300, 1000}, {3, 3*nf4ChunkValues/4 + 10}} {
+		w := tensor.New(tensor.BF16, sh[0], sh[1])
+		for i := range w.BF16() {
+			w.BF16()[i] = tensor.F32ToBF16(float32(rng.NormFloat64()))
+		}
+		w.BF16()[0] = 0 // an all-zero block is fine too
+		for _, double := range []bool{false, true} {
+			got, err := QuantizeMatrix(w, "nf4", double)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := QuantizeNF4(w.ToF32().F32(), NF4BlockSize, double)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got.NF4
+			if string(g.Packed) != string(want.Packed) || !slices.Equal(g.Absmax, want.Absmax) ||
+				string(g.QAbsmax) != string(want.QAbsmax) || !slices.Equal(g.Absmax2, want.Absmax2) || g.Offset != want.Offset {
+				t.Fatalf("%v double=%v: chunked quantisation differs from the whole weight's", sh, double)
+			}
 		}
 	}
 }

@@ -3,6 +3,9 @@ package quant
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // NF4Code holds the 16 values of the 4-bit NormalFloat data type, in code
@@ -70,29 +73,51 @@ func validBlockSize(n int) bool {
 // bitsandbytes' quantize_4bit does; a trailing partial block has its own
 // absmax.
 func QuantizeNF4(x []float32, blockSize int, doubleQuant bool) (*NF4, error) {
+	return quantizeNF4(len(x), func(dst []float32, lo int) { copy(dst, x[lo:]) }, blockSize, doubleQuant)
+}
+
+// quantizeNF4 is QuantizeNF4 over n values that read(dst, lo) supplies,
+// dst[i] = x[lo+i]: the blocks are quantised in parallel, a chunk of them
+// at a time, so that a bf16 weight is never widened whole.
+func quantizeNF4(n int, read func(dst []float32, lo int), blockSize int, doubleQuant bool) (*NF4, error) {
 	if !validBlockSize(blockSize) {
 		return nil, fmt.Errorf("quant: NF4 block size %d: want one of 32, 64, 128, ..., 4096", blockSize)
 	}
-	nb := (len(x) + blockSize - 1) / blockSize
-	q := &NF4{N: len(x), BlockSize: blockSize, Packed: make([]byte, (len(x)+1)/2)}
+	nb := (n + blockSize - 1) / blockSize
+	q := &NF4{N: n, BlockSize: blockSize, Packed: make([]byte, (n+1)/2)}
 	absmax := make([]float32, nb)
-	for b := range nb {
-		lo, hi := b*blockSize, min((b+1)*blockSize, len(x))
-		var m float32
-		for _, v := range x[lo:hi] {
-			m = max(m, abs32(v))
-		}
-		absmax[b] = m
-		inv := 1 / m // +Inf for an all-zero block: every code becomes 0, as in bitsandbytes
-		for i := lo; i < hi; i++ {
-			c := NF4Index(x[i] * inv)
-			if i&1 == 0 {
-				q.Packed[i>>1] = c << 4
-			} else {
-				q.Packed[i>>1] |= c
+	chunk := max(1, nf4ChunkValues/blockSize) // blocks a task
+	tasks := (nb + chunk - 1) / chunk
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(tasks, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			buf := make([]float32, chunk*blockSize)
+			for t := int(next.Add(1) - 1); t < tasks; t = int(next.Add(1) - 1) {
+				b0, b1 := t*chunk, min((t+1)*chunk, nb)
+				x := buf[:min(b1*blockSize, n)-b0*blockSize]
+				read(x, b0*blockSize)
+				for b := b0; b < b1; b++ {
+					lo, hi := b*blockSize, min((b+1)*blockSize, n)
+					var m float32
+					for _, v := range x[lo-b0*blockSize : hi-b0*blockSize] {
+						m = max(m, abs32(v))
+					}
+					absmax[b] = m
+					inv := 1 / m // +Inf for an all-zero block: every code becomes 0, as in bitsandbytes
+					for i := lo; i < hi; i++ {
+						c := NF4Index(x[i-b0*blockSize] * inv)
+						if i&1 == 0 {
+							q.Packed[i>>1] = c << 4
+						} else {
+							q.Packed[i>>1] |= c
+						}
+					}
+				}
 			}
-		}
+		})
 	}
+	wg.Wait()
 	if !doubleQuant {
 		q.Absmax = absmax
 		return q, nil
@@ -101,6 +126,9 @@ func QuantizeNF4(x []float32, blockSize int, doubleQuant bool) (*NF4, error) {
 	q.QAbsmax, q.Absmax2, q.Offset = quantizeScales(absmax)
 	return q, nil
 }
+
+// nf4ChunkValues is about how many values a task of quantizeNF4 takes.
+const nf4ChunkValues = 1 << 16
 
 // NF4Index returns the NF4 code nearest to s after clamping s to [-1, 1]:
 // the first minimiser of |s - NF4Code[i]|, as bitsandbytes' argmin picks. A
