@@ -67,12 +67,15 @@ func trainedTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	return testTok
 }
 
+// fixturePositions is the fixture model's context length.
+var fixturePositions = 1024
+
 func newFixture(t testing.TB, cfg Config) *fixture {
 	tok := trainedTokenizer(t)
 	eos, _ := tok.TokenID(tokenizer.EndOfText)
 	c := &model.Config{
 		ModelType: "llama", Hidden: 32, Intermediate: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8,
-		Vocab: tok.VocabSize(), MaxPositions: 1024, RMSEps: 1e-5, BOS: 0, EOS: []int{int(eos)}, Pad: -1,
+		Vocab: tok.VocabSize(), MaxPositions: fixturePositions, RMSEps: 1e-5, BOS: 0, EOS: []int{int(eos)}, Pad: -1,
 		Rope: model.Rope{Theta: 10000, Type: "default", Factor: 1},
 	}
 	base := model.New(c, model.Init(c, 0.3, 11))
@@ -337,36 +340,36 @@ func TestBadRequests(t *testing.T) {
 // sampled generation can end by itself (EOS) before the client leaves; such
 // a try proves nothing and is repeated with another seed.
 func TestCancellation(t *testing.T) {
-	for seed := 1; seed <= 5; seed++ {
-		f := newFixture(t, Config{})
-		ctx, cancel := context.WithCancel(context.Background())
-		body := fmt.Sprintf(`{"model": "hone", "prompt": "the cat", "max_tokens": 1000, "stream": true, "temperature": 1, "seed": %d}`, seed)
-		req, _ := http.NewRequestWithContext(ctx, "POST", f.ts.URL+"/v1/completions", strings.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		br := bufio.NewReader(resp.Body)
-		if _, err := br.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		resp.Body.Close()
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if f.srv.metrics.cancelled.value() == 1 {
-				return
-			}
-			if f.srv.metrics.completionTokens.value() > 0 {
-				break // it finished before the client left: try again
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		if f.srv.metrics.completionTokens.value() == 0 {
-			t.Fatal("the scheduler did not drop the cancelled request")
-		}
+	// A generation that cannot end by itself for seconds: no stop ids (the
+	// EOS does not end it) and a long context, so that the only way out is
+	// the scheduler dropping it when its client leaves.
+	defer func(n int) { fixturePositions = n }(fixturePositions)
+	fixturePositions = 1 << 16
+	f := newFixture(t, Config{})
+	f.srv.stopIDs = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	body := `{"model": "hone", "prompt": "the cat", "max_tokens": 60000, "stream": true, "temperature": 1, "seed": 1}`
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.ts.URL+"/v1/completions", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("five sampled generations all ended before their client left; cancellation untested")
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.srv.metrics.cancelled.value() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduler did not drop the cancelled request (%v tokens generated)", f.srv.metrics.tokens.value())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := f.srv.metrics.tokens.value(); n >= 60000 {
+		t.Fatalf("the cancelled request ran to its end (%v tokens)", n)
+	}
 }
 
 // TestShutdown: requests in flight finish, new ones get 503.
