@@ -45,7 +45,7 @@ const (
 	kcF32          = 384 // k per block, float32
 	kcBF16         = 768 // k per block, bf16 (384 pairs)
 	panelsPerChunk = 8   // nr-wide panels of B per task, at most
-	tasksPerThread = 4   // tasks a product aims at per thread
+	tasksPerThread = 2   // tasks a product aims at per thread
 	// parallelFlops is the size (2mnk) below which a product runs on the
 	// calling goroutine alone: waking the pool costs more than it saves.
 	parallelFlops = 1 << 17
