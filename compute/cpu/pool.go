@@ -1,6 +1,10 @@
 package cpu
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -10,7 +14,7 @@ import (
 // that joins take the next task until none is left; a worker busy
 // elsewhere simply joins late or not at all.
 //
-// A worker that finishes a job spins for spinTime watching for the next one
+// A worker that finishes a job spins for spinTime() watching for the next one
 // before it parks on the channel: the ops of a decoding step come a few
 // microseconds apart, and waking a parked goroutine costs about as much as
 // a small op itself.
@@ -25,14 +29,63 @@ type pool struct {
 	spinning atomic.Int32
 }
 
-// spinTime is how long an idle worker watches for a new job before it
-// parks. Short: it covers the norms and copies between a decoding step's
-// products (1-3 µs), not its attention. On a machine shared with other
-// processes a spinning worker takes CPU time from its own caller, which is
-// on the critical path: at 50 µs, decoding at the SmolLM2-135M shape on 2
-// cores with a load of 4 ran at 49-65% of the bandwidth limit, at 10 µs at
-// 65-75% (docs/PERFORMANCE.md).
-const spinTime = 10 * time.Microsecond
+// How long an idle worker watches for a new job before it parks, and how
+// long the caller watches for its last tasks to end. Long when the machine
+// has a core for each of the engine's threads: the ops of a training step
+// and of a decoding step come microseconds apart, and a parked worker
+// costs a wake-up on the critical path of each (200 µs against 10 µs: the
+// bf16 LoRA step at the SmolLM2-135M shape took 0.60-0.78 s against
+// 0.67-0.94 s, alternated runs on the quiet 2-core machine). Short when
+// other processes want the cores too: a spinning worker then takes CPU
+// time from its own caller, which is on the critical path (decoding on 2
+// cores with a load of 4: 49-65% of the bandwidth limit at 50 µs, 65-75%
+// at 10 µs; docs/PERFORMANCE.md).
+const (
+	spinAlone  = 200 * time.Microsecond
+	spinShared = 10 * time.Microsecond
+)
+
+// spinNanos is the current spin time; loadCheck is when the load was
+// last read (Unix nanoseconds).
+var spinNanos, loadCheck atomic.Int64
+
+func init() { spinNanos.Store(int64(spinAlone)) }
+
+// spinTime returns the spin time, reading the system's load at most every
+// 250 ms: with more runnable threads than the cores left after this
+// engine's threads, spinning is cut short. Where the load cannot be read
+// the long spin stays.
+func spinTime(threads int) time.Duration {
+	now := time.Now().UnixNano()
+	if last := loadCheck.Load(); now-last > int64(250*time.Millisecond) && loadCheck.CompareAndSwap(last, now) {
+		if others, ok := otherLoad(threads); ok {
+			if others > float64(runtime.NumCPU()-threads)+0.5 {
+				spinNanos.Store(int64(spinShared))
+			} else {
+				spinNanos.Store(int64(spinAlone))
+			}
+		}
+	}
+	return time.Duration(spinNanos.Load())
+}
+
+// otherLoad returns the 1-minute load average less this engine's threads
+// (Linux's /proc/loadavg), or false where it cannot be read.
+func otherLoad(threads int) (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, false
+	}
+	return max(0, l-float64(threads)), true
+}
 
 // job is one call to run.
 type job struct {
@@ -72,6 +125,7 @@ func (p *pool) loop() {
 func (p *pool) spin(seen *job) *job {
 	p.spinning.Add(1)
 	defer p.spinning.Add(-1)
+	limit := spinTime(p.workers + 1)
 	start := time.Now()
 	for i := 1; ; i++ {
 		if j := p.latest.Load(); j != seen {
@@ -80,7 +134,7 @@ func (p *pool) spin(seen *job) *job {
 			start = time.Now()
 			continue
 		}
-		if i%64 == 0 && time.Since(start) > spinTime {
+		if i%64 == 0 && time.Since(start) > limit {
 			return seen
 		}
 	}
@@ -141,8 +195,9 @@ func (p *pool) run(tasks int, f func(int)) {
 	// a while before parking, which would cost a wake-up on the critical
 	// path of every small op.
 	n := int64(tasks)
+	limit := spinTime(p.workers + 1)
 	for start, i := time.Now(), 1; j.done.Load() < n; i++ {
-		if i%64 == 0 && time.Since(start) > spinTime {
+		if i%64 == 0 && time.Since(start) > limit {
 			break
 		}
 	}

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -56,5 +57,17 @@ func BenchmarkPoolRun(b *testing.B) {
 	defer p.close()
 	for b.Loop() {
 		p.run(8, func(int) {})
+	}
+}
+
+// TestSpinTime: the spin time is one of the two settings, and on Linux the
+// load is read (the others' share is never negative).
+func TestSpinTime(t *testing.T) {
+	loadCheck.Store(0) // read now
+	if d := spinTime(2); d != spinAlone && d != spinShared {
+		t.Fatalf("spinTime = %v, want %v or %v", d, spinAlone, spinShared)
+	}
+	if l, ok := otherLoad(2); runtime.GOOS == "linux" && (!ok || l < 0) {
+		t.Fatalf("otherLoad = %v, %v on Linux", l, ok)
 	}
 }
