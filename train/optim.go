@@ -52,10 +52,13 @@ func (o *AdamW) Update(params []Param, lr float64) {
 	decay := float32(1 - lr*o.WeightDecay)
 	b1, b2 := float32(o.Beta1), float32(o.Beta2)
 	eps := float32(o.Eps)
+	consts := [8]float32{decay, b1, 1 - b1, b2, 1 - b2, stepSize, sqrtBC2, eps}
 	update := func(i, j0, j1 int) {
 		w, g := params[i].Value.F32()[j0:j1], params[i].Grad.F32()[j0:j1]
 		m, v := o.m[i][j0:j1], o.v[i][j0:j1]
-		for j := range w {
+		// the same operations in the same order (no fused multiply-add):
+		// the same values to the bit
+		for j := adamwBulk(w, g[:len(w)], m[:len(w)], v[:len(w)], &consts); j < len(w); j++ {
 			w[j] *= decay
 			m[j] = b1*m[j] + (1-b1)*g[j]
 			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
