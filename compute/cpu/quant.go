@@ -278,24 +278,28 @@ func nf4DecodeF32(dst []float32, q *quant.NF4, lo int, round bool) {
 			}
 			table[c] = v
 		}
-		d := dst[i-lo : e-lo]
-		p := q.Packed[i>>1 : (e+1)>>1]
-		j := 0
-		if i&1 == 1 {
-			d[0] = table[p[0]&15]
-			p = p[1:]
-			j = 1
-		}
-		for ; j+1 < len(d); j += 2 {
-			x := p[0]
-			p = p[1:]
-			d[j] = table[x>>4]
-			d[j+1] = table[x&15]
-		}
-		if j < len(d) {
-			d[j] = table[p[0]>>4]
-		}
+		unpackNF4(dst[i-lo:e-lo], q.Packed[i>>1:(e+1)>>1], i&1 == 1, &table)
 		i = e
+	}
+}
+
+// unpackNF4 sets d to the table values of the 4-bit codes in p, two a byte
+// (high nibble first), starting at the low nibble of p[0] when odd.
+func unpackNF4[T float32 | uint16](d []T, p []byte, odd bool, table *[16]T) {
+	j := 0
+	if odd && len(d) > 0 {
+		d[0] = table[p[0]&15]
+		p = p[1:]
+		j = 1
+	}
+	for ; j+1 < len(d); j += 2 {
+		x := p[0]
+		p = p[1:]
+		d[j] = table[x>>4]
+		d[j+1] = table[x&15]
+	}
+	if j < len(d) {
+		d[j] = table[p[0]>>4]
 	}
 }
 
@@ -319,23 +323,7 @@ func nf4DecodeBF16(dst []uint16, q *quant.NF4, lo int, fast bool) {
 		for c := range table {
 			table[c] = tensor.F32ToBF16(quant.NF4Code[c] * sc)
 		}
-		d := dst[i-lo : e-lo]
-		p := q.Packed[i>>1 : (e+1)>>1]
-		j := 0
-		if i&1 == 1 {
-			d[0] = table[p[0]&15]
-			p = p[1:]
-			j = 1
-		}
-		for ; j+1 < len(d); j += 2 {
-			x := p[0]
-			p = p[1:]
-			d[j] = table[x>>4]
-			d[j+1] = table[x&15]
-		}
-		if j < len(d) {
-			d[j] = table[p[0]>>4]
-		}
+		unpackNF4(dst[i-lo:e-lo], q.Packed[i>>1:(e+1)>>1], i&1 == 1, &table)
 		i = e
 	}
 }
