@@ -132,23 +132,9 @@ func TestMatMulNaive(t *testing.T) {
 					}
 					want, mag := naive(a64, b64, m, n, k, ta, tb)
 					e.MatMul(c, a, b, ta, tb, acc)
-					got := c.F32()
 					// float32 accumulation of k terms: k ulps of the magnitude.
-					tol := 1e-6 * float64(k+4)
 					name := fmt.Sprintf("%s MatMul(m=%d n=%d k=%d b=%v ta=%v tb=%v acc=%v)", e.Name(), m, n, k, bt, ta, tb, acc)
-					for i := range want {
-						w := want[i]
-						if acc {
-							w += c0[i]
-						}
-						bound := tol * (mag[i] + math.Abs(w) + 1e-30)
-						if acc {
-							bound += tol * math.Abs(c0[i])
-						}
-						if d := math.Abs(float64(got[i]) - w); !(d <= bound) {
-							t.Fatalf("%s[%d,%d] = %g, want %g (|diff| %.3g > %.3g)", name, i/n, i%n, got[i], w, d, bound)
-						}
-					}
+					checkNaive(t, name, c.F32(), want, mag, c0, acc, n, k)
 				}
 			}
 		}

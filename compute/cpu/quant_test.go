@@ -162,7 +162,8 @@ func TestMatMulQuantBlockSizes(t *testing.T) {
 }
 
 // checkNaive compares got with want (+ c0 with acc) within k float32
-// roundings of the magnitude.
+// roundings of the magnitude (the naive products of gemm_test.go and
+// quant_test.go).
 func checkNaive(t *testing.T, name string, got []float32, want, mag, c0 []float64, acc bool, n, k int) {
 	t.Helper()
 	tol := 1e-6 * float64(k+4)
