@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPool(t *testing.T) {
@@ -58,6 +59,33 @@ func BenchmarkPoolRun(b *testing.B) {
 	for b.Loop() {
 		p.run(8, func(int) {})
 	}
+}
+
+// BenchmarkPoolPair times runs of two tasks of about 10 µs each on two
+// threads, the shape of a decoding pass, and reports how often they did not
+// overlap (%-serial): one thread ran both, the other joined too late.
+func BenchmarkPoolPair(b *testing.B) {
+	p := newPool(2)
+	defer p.close()
+	var sink [16]float64
+	var span [2][2]time.Time
+	task := func(i int) {
+		span[i][0] = time.Now()
+		a := 1.0
+		for range 5000 {
+			a = a*0.9999 + 1
+		}
+		sink[8*i] = a
+		span[i][1] = time.Now()
+	}
+	serial := 0
+	for b.Loop() {
+		p.run(2, task)
+		if !span[1][0].Before(span[0][1]) || !span[0][0].Before(span[1][1]) {
+			serial++
+		}
+	}
+	b.ReportMetric(100*float64(serial)/float64(b.N), "%-serial")
 }
 
 // TestSpinTime: the spin time is one of the two settings, and on Linux the
