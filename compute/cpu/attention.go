@@ -18,19 +18,35 @@ var negInf = float32(math.Inf(-1))
 
 // checkAttn validates an attention call like the reference engine does.
 func checkAttn(op string, s compute.AttnShape, q, k, v *tensor.Tensor) {
-	need(s.Batch >= 0 && s.Tq >= 0 && s.QOffset >= 0 && s.HeadDim > 0 && s.Scale > 0, op, "bad shape %+v", s)
-	need(s.Heads > 0 && s.KVHeads > 0 && s.Heads%s.KVHeads == 0, op, "%d heads are not a multiple of %d kv heads", s.Heads, s.KVHeads)
-	need(s.QOffset+s.Tq <= s.Tk, op, "queries at %d..%d need keys beyond Tk = %d", s.QOffset, s.QOffset+s.Tq, s.Tk)
+	// each check is an if of its own: need's arguments would be boxed on
+	// every call, which allocates (attention runs once a layer a token)
+	if !(s.Batch >= 0 && s.Tq >= 0 && s.QOffset >= 0 && s.HeadDim > 0 && s.Scale > 0) {
+		fail(op, "bad shape %+v", s)
+	}
+	if !(s.Heads > 0 && s.KVHeads > 0 && s.Heads%s.KVHeads == 0) {
+		fail(op, "%d heads are not a multiple of %d kv heads", s.Heads, s.KVHeads)
+	}
+	if s.QOffset+s.Tq > s.Tk {
+		fail(op, "queries at %d..%d need keys beyond Tk = %d", s.QOffset, s.QOffset+s.Tq, s.Tk)
+	}
 	if s.Seg != nil {
-		need(s.Tq == s.Tk && s.QOffset == 0, op, "segments need Tq == Tk and QOffset 0, have Tq %d, Tk %d, QOffset %d", s.Tq, s.Tk, s.QOffset)
-		need(len(s.Seg) == s.Batch*s.Tk, op, "%d segment ids for %d key rows", len(s.Seg), s.Batch*s.Tk)
+		if s.Tq != s.Tk || s.QOffset != 0 {
+			fail(op, "segments need Tq == Tk and QOffset 0, have Tq %d, Tk %d, QOffset %d", s.Tq, s.Tk, s.QOffset)
+		}
+		if len(s.Seg) != s.Batch*s.Tk {
+			fail(op, "%d segment ids for %d key rows", len(s.Seg), s.Batch*s.Tk)
+		}
 	}
 	f32(op, "q", q)
 	f32(op, "k", k)
 	f32(op, "v", v)
-	need(q.Rows() == s.Batch*s.Tq && q.Cols() == s.Heads*s.HeadDim, op, "q %v is not [%d*%d, %d*%d]", q, s.Batch, s.Tq, s.Heads, s.HeadDim)
-	for _, t := range []*tensor.Tensor{k, v} {
-		need(t.Rows() == s.Batch*s.Tk && t.Cols() == s.KVHeads*s.HeadDim, op, "k/v %v is not [%d*%d, %d*%d]", t, s.Batch, s.Tk, s.KVHeads, s.HeadDim)
+	if q.Rows() != s.Batch*s.Tq || q.Cols() != s.Heads*s.HeadDim {
+		fail(op, "q %v is not [%d*%d, %d*%d]", q, s.Batch, s.Tq, s.Heads, s.HeadDim)
+	}
+	for _, t := range [2]*tensor.Tensor{k, v} {
+		if t.Rows() != s.Batch*s.Tk || t.Cols() != s.KVHeads*s.HeadDim {
+			fail(op, "k/v %v is not [%d*%d, %d*%d]", t, s.Batch, s.Tk, s.KVHeads, s.HeadDim)
+		}
 	}
 }
 
@@ -41,7 +57,9 @@ func like(op, name string, x, t *tensor.Tensor, opt bool) []float32 {
 		return nil
 	}
 	xv := f32(op, name, x)
-	need(x.Rows() == t.Rows() && x.Cols() == t.Cols(), op, "%s %v does not match %v", name, x, t)
+	if x.Rows() != t.Rows() || x.Cols() != t.Cols() {
+		fail(op, "%s %v does not match %v", name, x, t)
+	}
 	return xv
 }
 
@@ -174,6 +192,96 @@ func (e *Engine) attendFew(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
 	e.pool.run(tasks, work)
 }
 
+// attnRangeKeys is the fewest keys a range of attendOne gets: below that,
+// taking a task and merging its partial softmax cost more than scoring.
+const attnRangeKeys = 32
+
+// attendOne is Attention for one query per sequence (decoding a token),
+// with the keys cut into one contiguous range a thread (split-K, as
+// flash-decoding does): a task takes one range of one sequence for every
+// head, the heads that share a key head one after the other, so that it
+// reads each of its key and value rows from memory once and in order, and
+// leaves each head's partial softmax (running max, sum, weighted sum of
+// values); the caller merges them. (With one task a head, as attendFew
+// does, the SmolLM2-135M shape at 80 cached keys took 13-15 µs a layer
+// against 1-2 µs of arithmetic, the key rows read three times, strided.)
+func (e *Engine) attendOne(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
+	fast := e.kern.vec
+	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	n := min(s.Tk, s.QOffset+1) // keys visible to the query
+	parallel := e.threads > 1 && 4*s.Batch*s.Heads*n*hd >= parallelFlops
+	parts := 1
+	if parallel {
+		parts = max(1, min(e.threads, n/attnRangeKeys))
+	}
+	// partials: per (sequence, range, head) the max, the sum and hd
+	// weighted values
+	stride := hd + 2
+	pb := getBuf[float32](s.Batch * parts * s.Heads * stride)
+	defer putBuf(pb)
+	part := pb.s
+	work := func(t int) {
+		b, r := t/parts, t%parts
+		j0, j1 := n*r/parts, n*(r+1)/parts
+		sb := getBuf[float32](j1 - j0)
+		defer putBuf(sb)
+		p := sb.s[:j1-j0]
+		// the range's rows of every key head: contiguous, asked for at
+		// once rather than met as misses head by head
+		prefetch(kv[(b*s.Tk+j0)*ldk : (b*s.Tk+j1)*ldk])
+		prefetch(vv[(b*s.Tk+j0)*ldk : (b*s.Tk+j1)*ldk])
+		for h := 0; h < s.Heads; h++ {
+			g := h / group
+			qi := qv[b*ldq+h*hd:][:hd]
+			dots(fast, p, qi, kv[(b*s.Tk+j0)*ldk+g*hd:], ldk)
+			m := vmax(fast, p) * s.Scale
+			l := vexp(fast, p, p, s.Scale, m)
+			ph := part[(t*s.Heads+h)*stride:][:stride]
+			ph[0], ph[1] = m, float32(l)
+			oi := ph[2:]
+			clear(oi)
+			accRows(fast, oi, p, vv[(b*s.Tk+j0)*ldk+g*hd:], ldk)
+		}
+	}
+	if parallel && s.Batch*parts > 1 {
+		e.pool.run(s.Batch*parts, work)
+	} else {
+		for t := 0; t < s.Batch*parts; t++ {
+			work(t)
+		}
+	}
+	for b := 0; b < s.Batch; b++ {
+		for h := 0; h < s.Heads; h++ {
+			oi := o[b*ldq+h*hd:][:hd]
+			m := float32(math.Inf(-1))
+			for r := 0; r < parts; r++ {
+				m = max(m, part[((b*parts+r)*s.Heads+h)*stride])
+			}
+			var l float64
+			if parts == 1 {
+				ph := part[(b*s.Heads+h)*stride:][:stride]
+				l = float64(ph[1])
+				copy(oi, ph[2:])
+			} else {
+				clear(oi)
+				for r := 0; r < parts; r++ {
+					ph := part[((b*parts+r)*s.Heads+h)*stride:][:stride]
+					w := float32(math.Exp(float64(ph[0] - m)))
+					l += float64(w) * float64(ph[1])
+					axpy(fast, oi, ph[2:], w)
+				}
+			}
+			inv := float32(1 / l)
+			for d := range oi {
+				oi[d] *= inv
+			}
+			if lv != nil {
+				lv[b*s.Heads+h] = m + float32(math.Log(l))
+			}
+		}
+	}
+}
+
 // Attention computes causal grouped-query attention with tiled online
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
 func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
@@ -186,6 +294,10 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		need(len(lv) == s.Batch*s.Heads*s.Tq, op, "lse %v is not [%d, %d, %d]", lse, s.Batch, s.Heads, s.Tq)
 	}
 	if s.Batch == 0 || s.Tq == 0 {
+		return
+	}
+	if s.Tq == 1 && s.Seg == nil {
+		e.attendOne(o, lv, q.F32(), k.F32(), v.F32(), s)
 		return
 	}
 	if s.Tq <= gemvRows && s.Seg == nil {

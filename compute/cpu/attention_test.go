@@ -24,6 +24,9 @@ func TestAttention(t *testing.T) {
 		{Batch: 1, Tq: 100, Tk: 100, Heads: 4, KVHeads: 1, HeadDim: 20},
 		// decoding: a few queries after cached keys, scored in place
 		{Batch: 2, Tq: 1, Tk: 77, QOffset: 76, Heads: 6, KVHeads: 2, HeadDim: 64},
+		{Batch: 1, Tq: 1, Tk: 301, QOffset: 250, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 3, Tq: 1, Tk: 33, QOffset: 32, Heads: 4, KVHeads: 1, HeadDim: 20},
+		{Batch: 1, Tq: 1, Tk: 1000, QOffset: 999, Heads: 2, KVHeads: 2, HeadDim: 7},
 		{Batch: 1, Tq: 3, Tk: 40, QOffset: 37, Heads: 4, KVHeads: 4, HeadDim: 20},
 		{Batch: 2, Tq: 4, Tk: 4, Heads: 2, KVHeads: 1, HeadDim: 16},
 	}

@@ -10,8 +10,10 @@ import (
 // BenchmarkGemv times few-row products with bf16 weights larger than the
 // caches against reading the same bytes with StreamRead, alternately, on
 // every core: the LM head of SmolLM2-135M alone, and the projections of
-// its 30 layers (q, k, v and gate, up as shared passes). %-of-stream is
-// the mean ratio of the read's time to the product's.
+// its 30 layers as decoding runs them (q, k and v as one shared pass, the
+// output and down projections added to the residual, gate and up as one
+// gated pass). %-of-stream is the mean ratio of the read's time to the
+// product's.
 func BenchmarkGemv(b *testing.B) {
 	e := New(0)
 	defer e.Close()
@@ -36,7 +38,7 @@ func BenchmarkGemv(b *testing.B) {
 		}
 	}
 	logits, y := o(49152), o(hidden)
-	qkv, gu := []*tensor.Tensor{o(hidden), o(kv), o(kv)}, []*tensor.Tensor{o(inter), o(inter)}
+	qkv, a := []*tensor.Tensor{o(hidden), o(kv), o(kv)}, o(inter)
 	run := func(name string, data [][]byte, f func()) {
 		b.Run(name, func(b *testing.B) {
 			var ratio float64
@@ -59,9 +61,9 @@ func BenchmarkGemv(b *testing.B) {
 	run("layers", data, func() {
 		for _, l := range layers {
 			e.MatMulShared(qkv, x, l.qkv)
-			e.MatMul(y, x, l.o, false, true, false)
-			e.MatMulShared(gu, x, l.gu)
-			e.MatMul(y, h, l.d, false, true, false)
+			e.MatMul(y, x, l.o, false, true, true)
+			e.MatMulSwiGLU(a, x, l.gu[0], l.gu[1])
+			e.MatMul(y, h, l.d, false, true, true)
 		}
 	})
 }

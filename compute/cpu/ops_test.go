@@ -282,7 +282,7 @@ func TestRowPrimitives(t *testing.T) {
 	r := newRand(16)
 	for vname, v := range vecSets(t) {
 		for _, hd := range []int{8, 16, 24, 48, 64, 80, 128} {
-			for _, nk := range []int{1, 2, 7, 48} {
+			for _, nk := range []int{1, 2, 4, 7, 48, 65} {
 				ld := hd + 16
 				q, k := randT(r, hd).F32(), randT(r, nk*ld).F32()
 				kh := tensor.FromF32(k, nk*ld).To(tensor.BF16).BF16()
@@ -306,10 +306,10 @@ func TestRowPrimitives(t *testing.T) {
 				da := randT(r, nk*ld).F32()
 				db := append([]float32(nil), da...)
 				for _, kk := range []int{1, 3, 8} {
-					c := randT(r, kk*50).F32()
+					c := randT(r, kk*70).F32()
 					x := randT(r, kk*ld).F32()
-					rankK(v, da, ld, c, 50, x, ld, nk, kk, hd)
-					rankK(nil, db, ld, c, 50, x, ld, nk, kk, hd)
+					rankK(v, da, ld, c, 70, x, ld, nk, kk, hd)
+					rankK(nil, db, ld, c, 70, x, ld, nk, kk, hd)
 					closeTo(t, fmt.Sprintf("rankK(kk=%d)%s", kk, name), da, db, 1e-5)
 				}
 			}

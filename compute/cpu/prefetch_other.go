@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// prefetch asks for the cache lines of x ahead of their use: a hint, which
+// does nothing on this platform.
+func prefetch(x []float32) {}
