@@ -99,12 +99,20 @@ func (e *Engine) Scale(x *tensor.Tensor, alpha float32) {
 func (e *Engine) RMSNorm(out, x, w *tensor.Tensor, eps float32, rstd *tensor.Tensor) {
 	const op = "RMSNorm"
 	o, xv := f32(op, "out", out), f32(op, "x", x)
-	need(out.Numel() == x.Numel() && out.Cols() == x.Cols(), op, "out %v does not match x %v", out, x)
+	// ifs rather than need, whose arguments are boxed on every call: the
+	// ops of a decoding step allocate nothing
+	if out.Numel() != x.Numel() || out.Cols() != x.Cols() {
+		fail(op, "out %v does not match x %v", out, x)
+	}
 	wv := weight(op, "w", w)
 	d, n := x.Cols(), x.Rows()
-	need(len(wv) == d, op, "w %v does not match x %v", w, x)
+	if len(wv) != d {
+		fail(op, "w %v does not match x %v", w, x)
+	}
 	rs := f32OrNil(op, "rstd", rstd)
-	need(rs == nil || len(rs) == n, op, "rstd %v does not match x %v", rstd, x)
+	if rs != nil && len(rs) != n {
+		fail(op, "rstd %v does not match x %v", rstd, x)
+	}
 	fast := e.kern.vec
 	e.rows(n, d, func(r0, r1 int) {
 		for i := r0; i < r1; i++ {
@@ -256,17 +264,27 @@ func (e *Engine) RoPEBackward(dx *tensor.Tensor, pos []int32, heads int, cos, si
 
 func (e *Engine) rope(op string, x *tensor.Tensor, pos []int32, heads int, cos, sin *tensor.Tensor, dir float32) {
 	xv := f32(op, "x", x)
-	need(heads > 0 && x.Cols()%heads == 0, op, "x %v is not a whole number of %d heads", x, heads)
-	need(x.Rows() == len(pos), op, "x %v has %d rows for %d positions", x, x.Rows(), len(pos))
+	// ifs rather than need, whose arguments are boxed on every call
+	if heads <= 0 || x.Cols()%heads != 0 {
+		fail(op, "x %v is not a whole number of %d heads", x, heads)
+	}
+	if x.Rows() != len(pos) {
+		fail(op, "x %v has %d rows for %d positions", x, x.Rows(), len(pos))
+	}
 	hd := x.Cols() / heads
-	need(hd%2 == 0, op, "head dim %d is not even", hd)
+	if hd%2 != 0 {
+		fail(op, "head dim %d is not even", hd)
+	}
 	half := hd / 2
 	cv, sv := f32(op, "cos", cos), f32(op, "sin", sin)
-	need(cos.Cols() == half && sin.Cols() == half && len(cv) == len(sv), op,
-		"tables cos %v and sin %v are not [maxPos, %d] for head dim %d", cos, sin, half, hd)
+	if cos.Cols() != half || sin.Cols() != half || len(cv) != len(sv) {
+		fail(op, "tables cos %v and sin %v are not [maxPos, %d] for head dim %d", cos, sin, half, hd)
+	}
 	maxPos := cos.Rows()
 	for i, p := range pos {
-		need(p >= 0 && int(p) < maxPos, op, "pos[%d] = %d is outside the tables' %d positions", i, p, maxPos)
+		if p < 0 || int(p) >= maxPos {
+			fail(op, "pos[%d] = %d is outside the tables' %d positions", i, p, maxPos)
+		}
 	}
 	width := x.Cols()
 	e.rows(len(pos), width, func(r0, r1 int) {
