@@ -16,7 +16,9 @@ import (
 // SwiGLU; residuals added by the products), and on the reference engine,
 // which has none of these capabilities: float32, bf16 and NF4 (QLoRA)
 // weights, with biases (qwen2) and per-head norms (qwen3), at widths that
-// take the assembly row kernel (multiples of 32).
+// take the assembly row kernels (multiples of 32). On a CPU with
+// AVX512_BF16 the bf16 weights' products round the activations to bf16,
+// as the bf16 mode does everywhere, and are held to the bf16 tolerance.
 func TestDecodeCPUMatchesRef(t *testing.T) {
 	e := cpu.New(2)
 	defer e.Close()
@@ -52,6 +54,34 @@ func TestDecodeCPUMatchesRef(t *testing.T) {
 					return got
 				}
 				got, want := decode(e), decode(ref.Engine{})
+				if kind == "bf16" && e.BF16Native() {
+					// The bf16 mode rounds the products' activations to
+					// bf16 (the reference engine widens the weights and
+					// keeps float32 activations), which moves this random
+					// model's logits by several percent of the largest
+					// (3.3% for llama when prefilling with the GEMM): too
+					// ill-conditioned a comparison to check anything. So
+					// decoding is held to the CPU engine's own prefill of
+					// the same tokens in the same mode (measured 4e-4 of
+					// the largest logit), whose products the GEMM tests
+					// and the golden tests (bf16 against Hugging Face)
+					// check.
+					cache := m.NewCache(len(ids))
+					all := tensor.New(tensor.F32, len(ids), c.Vocab)
+					if err := m.Decode(e, cache, ids, all); err != nil {
+						t.Fatal(err)
+					}
+					var top float64
+					for _, v := range want {
+						top = math.Max(top, math.Abs(float64(v)))
+					}
+					for i, v := range all.F32() {
+						if d := math.Abs(float64(got[i] - v)); d > 2e-3*top {
+							t.Fatalf("logit %d (position %d): decoded %v, prefilled %v (|diff| > 2e-3 of %v)", i, i/c.Vocab, got[i], v, top)
+						}
+					}
+					return
+				}
 				for i, v := range want {
 					if d := math.Abs(float64(got[i] - v)); d > 1e-4*(1+math.Abs(float64(v))) {
 						t.Fatalf("logit %d (position %d): cpu %v, ref %v", i, i/c.Vocab, got[i], v)

@@ -76,9 +76,10 @@ func f32(op, name string, t *tensor.Tensor) []float32 {
 // MatMul computes op(a)·op(b) into c, or adds it when acc is set; a and c
 // are F32, b is F32 or BF16 (an F16 b goes to the reference engine). With
 // a BF16 b and a CPU with AVX512_BF16, a is rounded to bf16 as it is packed
-// and the products accumulate in float32 (the bf16 compute mode), except
-// for products of at most 4 rows (decoding), which read b in place and
-// multiply a in float32 by b widened exactly. See compute.MatMuler.
+// and the products accumulate in float32 (the bf16 compute mode); products
+// of at most 4 rows (decoding) read b in place, and round a to bf16 too
+// when b is stored [n, k] with k a multiple of 32, otherwise multiply a in
+// float32 by b widened exactly. See compute.MatMuler.
 func (e *Engine) MatMul(c, a, b *tensor.Tensor, ta, tb, acc bool) {
 	const op = "MatMul"
 	cv, av := f32(op, "c", c), f32(op, "a", a)

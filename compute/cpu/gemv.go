@@ -41,6 +41,15 @@ const (
 // permuteEvenOdd.
 type gemvKernel func(out, q *float32, w *uint16, ldw, nr, k, acc int)
 
+// gemvDotKernel is a row kernel of the few-row product with bf16 weights
+// in the bf16 mode (a CPU with AVX512_BF16): out[r] = q·w[r*ldw :
+// r*ldw+k] for r < nr, added to out[r] when acc is not 0, with q the
+// activation row rounded to bf16, fp32 sums and k a multiple of 32. It
+// rounds the activations as the bf16 GEMM does when it packs them, and
+// reads the weights at the speed of memory where widening them exactly
+// (gemvKernel) could not keep up with it.
+type gemvDotKernel func(out *float32, q, w *uint16, ldw, nr, k, acc int)
+
 // permuteEvenOdd writes each block of 32 elements of src (len(src) a
 // multiple of 32) into dst as its 16 even elements followed by its 16 odd
 // ones, the order in which a bf16 row kernel widens the weights.
@@ -85,10 +94,12 @@ type gemvPass struct {
 	m, k  int
 	rows  [gemvRows][]float32 // the rows of op(A)
 	q     []float32           // the rows permuted for the row kernel
+	qh    []uint16            // or rounded to bf16 for the dot kernel
 	at    []float32           // a transposed op(A) copied into rows
 	parts []gemvPart
 	kern  gemvKernel
-	task  func(int) // the method value of do, made once
+	dot   gemvDotKernel // used instead of kern when set
+	task  func(int)     // the method value of do, made once
 }
 
 var gemvPasses = sync.Pool{New: func() any {
@@ -100,7 +111,7 @@ var gemvPasses = sync.Pool{New: func() any {
 // newGemvPass starts a pass over the m rows (m <= gemvRows) of op(A) [m, k].
 func (e *Engine) newGemvPass(m, k int, a operand) *gemvPass {
 	g := gemvPasses.Get().(*gemvPass)
-	g.e, g.m, g.k, g.kern = e, m, k, bf16RowKernel(&e.kern)
+	g.e, g.m, g.k, g.kern, g.dot = e, m, k, bf16RowKernel(&e.kern), bf16DotKernel(&e.kern)
 	g.parts = g.parts[:0]
 	if a.t {
 		g.at = grow(g.at, m*k)
@@ -152,13 +163,27 @@ func (g *gemvPass) run() {
 	e := g.e
 	if g.kern != nil {
 		for _, p := range g.parts {
-			if p.kernel {
+			if !p.kernel {
+				continue
+			}
+			if g.dot != nil {
+				if cap(g.qh) < g.m*g.k {
+					g.qh = make([]uint16, g.m*g.k)
+				}
+				g.qh = g.qh[:g.m*g.k]
+				for i := 0; i < g.m; i++ {
+					q := g.qh[i*g.k : (i+1)*g.k]
+					for j, v := range g.rows[i] {
+						q[j] = tensor.F32ToBF16(v)
+					}
+				}
+			} else {
 				g.q = grow(g.q, g.m*g.k)
 				for i := 0; i < g.m; i++ {
 					permuteEvenOdd(g.q[i*g.k:(i+1)*g.k], g.rows[i])
 				}
-				break
 			}
+			break
 		}
 	}
 	var bytes, flops int
@@ -231,7 +256,7 @@ func (g *gemvPass) do(t int) {
 		switch {
 		case p.kernel:
 			_ = b.h[(j1-1)*b.ld+k-1]
-			g.kern(&crow[0], &g.q[i*k], &b.h[j0*b.ld], b.ld, j1-j0, k, acc)
+			g.row(&crow[0], i, &b.h[j0*b.ld], b.ld, j1-j0, acc)
 		case !b.t:
 			// b is [k, n], float32: a sum of its rows scaled by a
 			if !p.acc {
@@ -264,6 +289,16 @@ func (g *gemvPass) do(t int) {
 	}
 }
 
+// row runs the row kernel for row i of op(A) over nr rows of bf16 weights
+// from w (row stride ld) into out.
+func (g *gemvPass) row(out *float32, i int, w *uint16, ld, nr, acc int) {
+	if g.dot != nil {
+		g.dot(out, &g.qh[i*g.k], w, ld, nr, g.k, acc)
+		return
+	}
+	g.kern(out, &g.q[i*g.k], w, ld, nr, g.k, acc)
+}
+
 // gated is do for rows [j0, j1) of a gated part: both products into
 // scratch, then the activation, computed as the SwiGLU op does.
 func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
@@ -280,7 +315,7 @@ func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
 			switch {
 			case p.kernel:
 				_ = b.h[(j1-1)*b.ld+k-1]
-				g.kern(&out[0], &g.q[i*k], &b.h[j0*b.ld], b.ld, w, k, 0)
+				g.row(&out[0], i, &b.h[j0*b.ld], b.ld, w, 0)
 			case b.f != nil:
 				dots(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
 			default:
@@ -304,7 +339,8 @@ func swiglu(fast *vecSet, out, gate, up, ex []float32) {
 
 // gemv computes the product for a few rows of op(A) (decoding) straight
 // from the stored b, without packing: dot products with the rows of b
-// when it is stored [n, k] (F32, or BF16 widened exactly), or a sum of
+// when it is stored [n, k] (F32, or BF16 widened exactly or, in the bf16
+// mode, multiplied by a rounded to bf16), or a sum of
 // scaled rows of b when it is stored [k, n] (F32). Shares of the columns of
 // C are spread across the cores.
 func (e *Engine) gemv(m, n, k int, a, b operand, c []float32, ldc int, acc bool) {

@@ -16,3 +16,19 @@ func bf16RowKernel(k *kernels) gemvKernel {
 	}
 	return nil
 }
+
+// gemvBF16DotAVX512 is the AVX512_BF16 row kernel of the few-row product
+// (see gemv_amd64.s and gemvDotKernel).
+//
+//go:noescape
+func gemvBF16DotAVX512(out *float32, q, w *uint16, ldw, nr, k, acc int)
+
+// bf16DotKernel returns the row kernel of the few-row product with bf16
+// weights and bf16-rounded activations for kernel set k (AVX512_BF16), or
+// nil where it has none.
+func bf16DotKernel(k *kernels) gemvDotKernel {
+	if k.vec == vec512 && k.bf16 != nil {
+		return gemvBF16DotAVX512
+	}
+	return nil
+}

@@ -4,3 +4,6 @@ package cpu
 
 // bf16RowKernel returns nil: there is no assembly row kernel here.
 func bf16RowKernel(k *kernels) gemvKernel { return nil }
+
+// bf16DotKernel returns nil: there is no assembly row kernel here.
+func bf16DotKernel(k *kernels) gemvDotKernel { return nil }

@@ -23,18 +23,20 @@ func checkClose(t *testing.T, name string, got []float32, want, mag []float64, k
 	}
 }
 
-// TestGemvRowKernel checks the bf16 row kernel alone against a plain loop:
-// every row count (four at a time and the rest), row strides longer than
-// k, and accumulation.
+// TestGemvRowKernel checks the bf16 row kernels alone against a plain
+// loop in float64: every row count, row strides longer than k, column
+// counts with every tail of the 128-column steps, and accumulation. The
+// dot kernel's activations are rounded to bf16, and so are the
+// reference's.
 func TestGemvRowKernel(t *testing.T) {
 	e := New(1)
 	defer e.Close()
-	kern := bf16RowKernel(&e.kern)
+	kern, dot := bf16RowKernel(&e.kern), bf16DotKernel(&e.kern)
 	if kern == nil {
 		t.Skip("no bf16 row kernel on this CPU")
 	}
 	r := newRand(3)
-	for _, k := range []int{32, 64, 96, 576, 1536} {
+	for _, k := range []int{32, 64, 96, 128, 160, 224, 576, 1536} {
 		for _, nr := range []int{1, 2, 3, 4, 5, 7, 8, 63, 65} {
 			for _, pad := range []int{0, 16, 33} {
 				for acc := 0; acc < 2; acc++ {
@@ -55,10 +57,31 @@ func TestGemvRowKernel(t *testing.T) {
 							mag[j] += math.Abs(x)
 						}
 					}
+					out0 := append([]float32(nil), out...)
 					qp := make([]float32, k)
 					permuteEvenOdd(qp, q)
 					kern(&out[0], &qp[0], &w.BF16()[0], ld, nr, k, acc)
 					checkClose(t, fmt.Sprintf("gemvBF16(k=%d nr=%d ld=%d acc=%d)", k, nr, ld, acc), out, want, mag, k)
+					if dot == nil {
+						continue
+					}
+					qh := tensor.FromF32(q, k).To(tensor.BF16)
+					qr := qh.ToF32().F32()
+					for j := 0; j < nr; j++ {
+						want[j], mag[j] = 0, 0
+						if acc == 1 {
+							want[j] = float64(out0[j])
+							mag[j] = math.Abs(want[j])
+						}
+						for p := 0; p < k; p++ {
+							x := float64(qr[p]) * float64(wv[j*ld+p])
+							want[j] += x
+							mag[j] += math.Abs(x)
+						}
+					}
+					copy(out, out0)
+					dot(&out[0], &qh.BF16()[0], &w.BF16()[0], ld, nr, k, acc)
+					checkClose(t, fmt.Sprintf("gemvBF16Dot(k=%d nr=%d ld=%d acc=%d)", k, nr, ld, acc), out, want, mag, k)
 				}
 			}
 		}
@@ -85,11 +108,12 @@ func TestMatMulShared(t *testing.T) {
 					}
 					e.MatMulShared(cs, a, bs)
 					for i := range bs {
-						// the few-row path multiplies a in float32 by the
-						// widened weights: so does the reference
+						// without the bf16 row kernel the few-row path
+						// multiplies a in float32 by the widened weights:
+						// so does the reference
 						re.MatMul(want[i], a, bs[i].ToF32(), false, true, false)
-						if m > gemvRows && dt == tensor.BF16 && e.BF16Native() {
-							// the packed bf16 mode rounds a
+						if dt == tensor.BF16 && roundsA(e, m, k, true) {
+							// the bf16 mode rounds a
 							ab := a.To(tensor.BF16).ToF32()
 							re.MatMul(want[i], ab, bs[i].ToF32(), false, true, false)
 						}
@@ -161,8 +185,8 @@ func TestMatMulSwiGLU(t *testing.T) {
 						out := randT(r, m, n)
 						e.MatMulSwiGLU(out, a, gate, up)
 						ar := a
-						if m > gemvRows && dt == tensor.BF16 && e.BF16Native() {
-							ar = a.To(tensor.BF16).ToF32() // the packed bf16 mode
+						if dt == tensor.BF16 && roundsA(e, m, k, true) {
+							ar = a.To(tensor.BF16).ToF32() // the bf16 mode
 						}
 						g, u, want := tensor.New(tensor.F32, m, n), tensor.New(tensor.F32, m, n), tensor.New(tensor.F32, m, n)
 						re.MatMul(g, ar, gate.ToF32(), false, true, false)

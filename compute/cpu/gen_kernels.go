@@ -212,9 +212,12 @@ func f32StridedAVX512(name string, mr, nv int) {
 
 // evexRR encodes an EVEX.512 register-register instruction in map 0F38
 // with the given pp: dst is ModRM.reg, v is EVEX.vvvv, rm is ModRM.rm.
+// P0 holds, from its top bit, R and X and B and R' (inverted): bit 3 of
+// dst, bit 4 of rm (X extends rm when ModRM.mod is 11), bit 3 of rm, bit 4
+// of dst.
 func evexRR(pp, opcode byte, dst, v, rm int) []byte {
 	inv := func(x int) byte { return byte(^x & 1) }
-	p0 := inv(dst>>3)<<7 | inv(rm>>3)<<6 | inv(rm>>4)<<5 | inv(dst>>4)<<4 | 0x2
+	p0 := inv(dst>>3)<<7 | inv(rm>>4)<<6 | inv(rm>>3)<<5 | inv(dst>>4)<<4 | 0x2
 	p1 := byte(^v&15)<<3 | 1<<2 | pp
 	p2 := byte(2)<<5 | inv(v>>4)<<3
 	modrm := 0xC0 | byte(dst&7)<<3 | byte(rm&7)
