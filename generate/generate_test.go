@@ -3,6 +3,8 @@ package generate
 import (
 	"context"
 	"math"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -137,5 +139,107 @@ func TestGenerateReproducibleAndStops(t *testing.T) {
 	cancel()
 	if _, err := Generate(ctx, ref.Engine{}, m, letters{}, []int32{1}, Options{MaxTokens: 5}, nil); err == nil {
 		t.Fatal("a cancelled context did not stop generation")
+	}
+}
+
+// sampleDist is the distribution Sampler draws from, computed the plain
+// way: every token sorted by logit (descending, lower id first on ties),
+// the top k kept, softmax over them, the smallest prefix whose share
+// reaches top-p kept and renormalised.
+func sampleDist(logits []float32, temp float64, topK int, topP float64) []float64 {
+	n := len(logits)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	if topK > 0 && topK < n {
+		idx = idx[:topK]
+	}
+	maxv := float64(logits[idx[0]]) / temp
+	probs := make([]float64, len(idx))
+	var sum float64
+	for i, j := range idx {
+		probs[i] = math.Exp(float64(logits[j])/temp - maxv)
+		sum += probs[i]
+	}
+	if topP > 0 && topP < 1 {
+		var cum float64
+		for i := range probs {
+			cum += probs[i] / sum
+			if cum >= topP {
+				idx, probs = idx[:i+1], probs[:i+1]
+				break
+			}
+		}
+		sum = 0
+		for _, p := range probs {
+			sum += p
+		}
+	}
+	dist := make([]float64, n)
+	for i, j := range idx {
+		dist[j] = probs[i] / sum
+	}
+	return dist
+}
+
+// TestSamplerDistribution draws many tokens from random logits (with ties
+// and forbidden tokens) under temperature, top-k and top-p, and checks
+// the frequencies against sampleDist: no token outside its support, and
+// each frequency within five standard deviations of its probability.
+func TestSamplerDistribution(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	logits := make([]float32, 1000)
+	for i := range logits {
+		logits[i] = float32(math.Round(r.NormFloat64()*20) / 8) // ties
+	}
+	for i := 0; i < len(logits); i += 97 {
+		logits[i] = float32(math.Inf(-1))
+	}
+	const draws = 20000
+	for _, c := range []struct {
+		temp float64
+		k    int
+		p    float64
+	}{{1, 0, 0}, {0.5, 0, 0}, {1, 20, 0}, {0.7, 0, 0.9}, {1.3, 0, 0.5}, {1, 40, 0.8}, {2, 1000, 0.99}} {
+		want := sampleDist(logits, c.temp, c.k, c.p)
+		s := NewSampler(c.temp, c.k, c.p, 9)
+		got := make([]int, len(logits))
+		for range draws {
+			got[s.Sample(logits)]++
+		}
+		for i, p := range want {
+			f := float64(got[i]) / draws
+			if p == 0 && got[i] > 0 {
+				t.Fatalf("T %v k %d p %v: token %d (logit %v) drawn %d times, outside the support", c.temp, c.k, c.p, i, logits[i], got[i])
+			}
+			if sd := math.Sqrt(p * (1 - p) / draws); math.Abs(f-p) > 5*sd+1e-4 {
+				t.Errorf("T %v k %d p %v: token %d drawn %.4f of the time, want %.4f", c.temp, c.k, c.p, i, f, p)
+			}
+		}
+	}
+}
+
+// BenchmarkSample draws from random logits of SmolLM2's vocabulary (49152)
+// under the usual settings.
+func BenchmarkSample(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, 49152)
+	for i := range logits {
+		logits[i] = float32(r.NormFloat64() * 3)
+	}
+	for _, c := range []struct {
+		name string
+		temp float64
+		k    int
+		p    float64
+	}{{"T0.7", 0.7, 0, 0}, {"T0.7-k40", 0.7, 40, 0}, {"T0.7-p0.9", 0.7, 0, 0.9}, {"T1-k50-p0.95", 1, 50, 0.95}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := NewSampler(c.temp, c.k, c.p, 1)
+			for b.Loop() {
+				s.Sample(logits)
+			}
+		})
 	}
 }
