@@ -44,20 +44,9 @@ func TestGemvRowKernel(t *testing.T) {
 					w := randT(r, nr, ld).To(tensor.BF16)
 					q := randT(r, 1, k).F32()
 					out := randT(r, 1, nr).F32()
-					want, mag := make([]float64, nr), make([]float64, nr)
-					wv := w.ToF32().F32()
-					for j := 0; j < nr; j++ {
-						if acc == 1 {
-							want[j] = float64(out[j])
-							mag[j] = math.Abs(want[j])
-						}
-						for p := 0; p < k; p++ {
-							x := float64(q[p]) * float64(wv[j*ld+p])
-							want[j] += x
-							mag[j] += math.Abs(x)
-						}
-					}
 					out0 := append([]float32(nil), out...)
+					wv := w.ToF32().F32()
+					want, mag := rowProducts(q, wv, out0, ld, nr, acc == 1)
 					qp := make([]float32, k)
 					permuteEvenOdd(qp, q)
 					kern(&out[0], &qp[0], &w.BF16()[0], ld, nr, k, acc)
@@ -66,19 +55,7 @@ func TestGemvRowKernel(t *testing.T) {
 						continue
 					}
 					qh := tensor.FromF32(q, k).To(tensor.BF16)
-					qr := qh.ToF32().F32()
-					for j := 0; j < nr; j++ {
-						want[j], mag[j] = 0, 0
-						if acc == 1 {
-							want[j] = float64(out0[j])
-							mag[j] = math.Abs(want[j])
-						}
-						for p := 0; p < k; p++ {
-							x := float64(qr[p]) * float64(wv[j*ld+p])
-							want[j] += x
-							mag[j] += math.Abs(x)
-						}
-					}
+					want, mag = rowProducts(qh.ToF32().F32(), wv, out0, ld, nr, acc == 1)
 					copy(out, out0)
 					dot(&out[0], &qh.BF16()[0], &w.BF16()[0], ld, nr, k, acc)
 					checkClose(t, fmt.Sprintf("gemvBF16Dot(k=%d nr=%d ld=%d acc=%d)", k, nr, ld, acc), out, want, mag, k)
@@ -86,6 +63,24 @@ func TestGemvRowKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rowProducts returns, in float64, q·w[j*ld : j*ld+len(q)] for j < nr
+// (plus out[j] when acc is set) and the sums of the terms' magnitudes.
+func rowProducts(q, w, out []float32, ld, nr int, acc bool) (want, mag []float64) {
+	want, mag = make([]float64, nr), make([]float64, nr)
+	for j := range want {
+		if acc {
+			want[j] = float64(out[j])
+			mag[j] = math.Abs(want[j])
+		}
+		for p, qv := range q {
+			x := float64(qv) * float64(w[j*ld+p])
+			want[j] += x
+			mag[j] += math.Abs(x)
+		}
+	}
+	return want, mag
 }
 
 // TestMatMulShared checks MatMulShared against the reference engine's
