@@ -107,6 +107,7 @@ func Continue(ctx context.Context, e compute.Engine, m *model.Model, cache *mode
 	}
 	res := &Result{PromptTokens: len(prompt), Reason: StopLength}
 	st := Stream{Stops: opt.StopStrings}
+	detok := Detokenizer{Dec: dec}
 	emit := func(d string) error {
 		if d == "" || onText == nil {
 			return nil
@@ -129,7 +130,7 @@ func Continue(ctx context.Context, e compute.Engine, m *model.Model, cache *mode
 		res.Tokens = append(res.Tokens, next)
 		tokens = append(tokens, next)
 		if dec != nil {
-			delta, done := st.Update(dec.Decode(res.Tokens, true))
+			delta, done := st.Update(detok.Text(res.Tokens))
 			if err := emit(delta); err != nil {
 				return res, err
 			}

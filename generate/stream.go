@@ -61,3 +61,40 @@ func (s *Stream) take(upto int) string {
 	s.sent = upto
 	return d
 }
+
+// Detokenizer gives the text of a growing list of generated token ids
+// without decoding the whole list at every token: it decodes a window that
+// starts one settled token back (so that the decoder sees the context it
+// would have in the whole list: a leading space, a byte sequence) and
+// appends what the window adds to the text settled so far, as the
+// incremental detokenizers of text-generation servers do. The text settles
+// at a token whose window ends in whole characters. (Decoding the whole
+// list at every token made generation quadratic: 0.19 ms a token at 2048
+// tokens with Llama 3's tokenizer.) Where a window's text does not extend
+// the text of its first tokens, it decodes the whole list.
+type Detokenizer struct {
+	Dec     Decoder
+	settled string // the text of ids[:read]
+	// prefix and read: the window is ids[prefix:], whose first read-prefix
+	// tokens are settled already
+	prefix, read int
+}
+
+// Text returns the text of ids, which extend those of the previous call.
+func (d *Detokenizer) Text(ids []int32) string {
+	pre := d.Dec.Decode(ids[d.prefix:d.read], true)
+	win := d.Dec.Decode(ids[d.prefix:], true)
+	if !strings.HasPrefix(win, pre) {
+		full := d.Dec.Decode(ids, true)
+		if !strings.HasSuffix(full, "\uFFFD") && len(ids) > 0 {
+			d.settled, d.prefix, d.read = full, len(ids)-1, len(ids)
+		}
+		return full
+	}
+	tail := win[len(pre):]
+	full := d.settled + tail
+	if tail != "" && !strings.HasSuffix(tail, "\uFFFD") {
+		d.settled, d.prefix, d.read = full, d.read, len(ids)
+	}
+	return full
+}

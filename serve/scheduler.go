@@ -74,6 +74,7 @@ type seq struct {
 	logits   []float32 // the next token's logits, when ready
 	next     int32     // the token to feed at the next decode step
 	text     generate.Stream
+	detok    generate.Detokenizer
 	finished bool
 	first    bool // the first token was reported to the metrics
 }
@@ -116,7 +117,8 @@ func (s *Server) run() {
 				capacity = min(capacity, mp)
 			}
 			active = append(active, &seq{job: j, cache: j.variant.m.NewCache(capacity),
-				tokens: append([]int32(nil), j.prompt...), text: generate.Stream{Stops: j.stops}})
+				tokens: append([]int32(nil), j.prompt...), text: generate.Stream{Stops: j.stops},
+				detok: generate.Detokenizer{Dec: s.tok}})
 		}
 		s.metrics.active.set(float64(len(active)))
 		s.metrics.queued.set(float64(len(s.queue)))
@@ -241,7 +243,7 @@ func (s *Server) sample(q *seq) {
 	q.gen = append(q.gen, tok)
 	q.tokens = append(q.tokens, tok)
 	s.metrics.tokens.inc()
-	delta, stopped := q.text.Update(s.tok.Decode(q.gen, true))
+	delta, stopped := q.text.Update(q.detok.Text(q.gen))
 	if delta != "" {
 		q.out.put(event{text: delta})
 	}
