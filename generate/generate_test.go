@@ -243,3 +243,22 @@ func BenchmarkSample(b *testing.B) {
 		})
 	}
 }
+
+// TestSamplerEdges: an empty row, a row of only -Inf, and one finite logit
+// among forbidden ones, under every setting.
+func TestSamplerEdges(t *testing.T) {
+	ninf := float32(math.Inf(-1))
+	for _, s := range []*Sampler{NewSampler(1, 0, 0, 1), NewSampler(1, 2, 0, 1), NewSampler(1, 0, 0.9, 1), NewSampler(0.5, 3, 0.5, 1)} {
+		if got := s.Sample(nil); got != 0 {
+			t.Errorf("empty row: %d, want 0", got)
+		}
+		if got := s.Sample([]float32{ninf, ninf}); got != 0 {
+			t.Errorf("only -Inf: %d, want 0", got)
+		}
+		for range 20 {
+			if got := s.Sample([]float32{ninf, ninf, 3, ninf, float32(math.NaN())}); got != 2 {
+				t.Fatalf("one finite logit: drew %d, want 2", got)
+			}
+		}
+	}
+}

@@ -72,18 +72,22 @@ func Argmax(logits []float32) int32 {
 //
 // Only the tokens that can be drawn are sorted: those whose scaled logit
 // lies within a margin of the largest, the margin doubled until they hold
-// the top k and the top-p share of the probability (sorting every token of
-// a 49k vocabulary took 16-19 ms a token, longer than decoding it). Without
-// top-k or top-p every token is a candidate and the draw walks them in
+// the top k (then cut to them by a quickselect) or the top-p share of the
+// probability (then narrowed by bisection); sorting every token of a 49k
+// vocabulary took 16-19 ms a token, longer than decoding it. Without top-k
+// or top-p every token is a candidate and the draw walks them in
 // vocabulary order.
 func (s *Sampler) Sample(logits []float32) int32 {
 	if s.Temperature <= 0 {
 		return Argmax(logits)
 	}
 	n := len(logits)
+	if n == 0 {
+		return 0
+	}
 	best := Argmax(logits)
 	top := float64(logits[best])
-	if n == 0 || math.IsInf(top, -1) || math.IsNaN(top) {
+	if math.IsInf(top, -1) || math.IsNaN(top) {
 		return best
 	}
 	temp := s.Temperature
