@@ -100,7 +100,8 @@ type AttnShape struct {
 type Attender interface {
 	// Attention sets out [Batch*Tq, Heads*HeadDim] from q [Batch*Tq,
 	// Heads*HeadDim], k and v [Batch*Tk, KVHeads*HeadDim]. Query head h uses
-	// key/value head h / (Heads/KVHeads). When lse is not nil, it receives
+	// key/value head h / (Heads/KVHeads). k and v are F32, or both BF16
+	// (a bf16 key/value cache: widened exactly); the backward takes F32. When lse is not nil, it receives
 	// the log-sum-exp of each softmax row, laid out [Batch, Heads, Tq], which
 	// is all that the backward needs besides the inputs and out.
 	Attention(out, q, k, v, lse *tensor.Tensor, s AttnShape)

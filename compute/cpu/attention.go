@@ -16,8 +16,10 @@ import (
 
 var negInf = float32(math.Inf(-1))
 
-// checkAttn validates an attention call like the reference engine does.
-func checkAttn(op string, s compute.AttnShape, q, k, v *tensor.Tensor) {
+// checkAttn validates an attention call like the reference engine does:
+// k and v F32 (the backward), or with kv16 both F32 or both BF16 (the
+// forward, whose cache may hold bf16).
+func checkAttn(op string, s compute.AttnShape, q, k, v *tensor.Tensor, kv16 bool) {
 	// each check is an if of its own: need's arguments would be boxed on
 	// every call, which allocates (attention runs once a layer a token)
 	if !(s.Batch >= 0 && s.Tq >= 0 && s.QOffset >= 0 && s.HeadDim > 0 && s.Scale > 0) {
@@ -38,8 +40,12 @@ func checkAttn(op string, s compute.AttnShape, q, k, v *tensor.Tensor) {
 		}
 	}
 	f32(op, "q", q)
-	f32(op, "k", k)
-	f32(op, "v", v)
+	if kv16 && k != nil && v != nil && k.DType == tensor.BF16 && v.DType == tensor.BF16 {
+		// bf16 keys and values
+	} else {
+		f32(op, "k", k)
+		f32(op, "v", v)
+	}
 	if q.Rows() != s.Batch*s.Tq || q.Cols() != s.Heads*s.HeadDim {
 		fail(op, "q %v is not [%d*%d, %d*%d]", q, s.Batch, s.Tq, s.Heads, s.HeadDim)
 	}
@@ -205,7 +211,10 @@ const attnRangeKeys = 32
 // values); the caller merges them. (With one task a head, as attendFew
 // does, the SmolLM2-135M shape at 80 cached keys took 13-15 µs a layer
 // against 1-2 µs of arithmetic, the key rows read three times, strided.)
-func (e *Engine) attendOne(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
+//
+// The keys and values are float32 (kf, vf) or bf16 (kh, vh, a bf16 cache:
+// half the bytes to read, widened exactly).
+func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compute.AttnShape) {
 	fast := e.kern.vec
 	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
 	n := min(s.Tk, s.QOffset+1) // keys visible to the query
@@ -228,19 +237,33 @@ func (e *Engine) attendOne(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
 		p := sb.s[:j1-j0]
 		// the range's rows of every key head: contiguous, asked for at
 		// once rather than met as misses head by head
-		prefetch(kv[(b*s.Tk+j0)*ldk : (b*s.Tk+j1)*ldk])
-		prefetch(vv[(b*s.Tk+j0)*ldk : (b*s.Tk+j1)*ldk])
+		r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
+		if kh != nil {
+			prefetch(kh[r0:r1])
+			prefetch(vh[r0:r1])
+		} else {
+			prefetch(kf[r0:r1])
+			prefetch(vf[r0:r1])
+		}
 		for h := 0; h < s.Heads; h++ {
 			g := h / group
 			qi := qv[b*ldq+h*hd:][:hd]
-			dots(fast, p, qi, kv[(b*s.Tk+j0)*ldk+g*hd:], ldk)
+			if kh != nil {
+				dotsBF16(fast, p, qi, kh[r0+g*hd:], ldk)
+			} else {
+				dots(fast, p, qi, kf[r0+g*hd:], ldk)
+			}
 			m := vmax(fast, p) * s.Scale
 			l := vexp(fast, p, p, s.Scale, m)
 			ph := part[(t*s.Heads+h)*stride:][:stride]
 			ph[0], ph[1] = m, float32(l)
 			oi := ph[2:]
 			clear(oi)
-			accRows(fast, oi, p, vv[(b*s.Tk+j0)*ldk+g*hd:], ldk)
+			if vh != nil {
+				accRowsBF16(fast, oi, p, vh[r0+g*hd:], ldk)
+			} else {
+				accRows(fast, oi, p, vf[r0+g*hd:], ldk)
+			}
 		}
 	}
 	if parallel && s.Batch*parts > 1 {
@@ -286,7 +309,7 @@ func (e *Engine) attendOne(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
 func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
 	const op = "Attention"
-	checkAttn(op, s, q, k, v)
+	checkAttn(op, s, q, k, v, true)
 	o := like(op, "out", out, q, false)
 	var lv []float32
 	if lse != nil {
@@ -297,8 +320,17 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		return
 	}
 	if s.Tq == 1 && s.Seg == nil {
-		e.attendOne(o, lv, q.F32(), k.F32(), v.F32(), s)
+		if k.DType == tensor.BF16 {
+			e.attendOne(o, lv, q.F32(), nil, nil, k.BF16(), v.BF16(), s)
+		} else {
+			e.attendOne(o, lv, q.F32(), k.F32(), v.F32(), nil, nil, s)
+		}
 		return
+	}
+	if k.DType == tensor.BF16 {
+		// a prefill over a bf16 cache: the few-query and tiled paths read
+		// float32 keys and values (its products outweigh widening them)
+		k, v = k.ToF32(), v.ToF32()
 	}
 	if s.Tq <= gemvRows && s.Seg == nil {
 		e.attendFew(o, lv, q.F32(), k.F32(), v.F32(), s)
@@ -388,7 +420,7 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 // at the end.
 func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.Tensor, s compute.AttnShape) {
 	const op = "AttentionBackward"
-	checkAttn(op, s, q, k, v)
+	checkAttn(op, s, q, k, v, false)
 	ov := like(op, "out", out, q, false)
 	gv := like(op, "dout", dout, q, false)
 	dqv := like(op, "dq", dq, q, true)

@@ -68,3 +68,40 @@ func TestAttention(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionBF16Cache checks attention over bf16 keys and values (a bf16
+// cache) against the reference engine over the same values widened, for
+// one query (decoding, in place) and a few and many (a prefill over the
+// cache, widened first).
+func TestAttentionBF16Cache(t *testing.T) {
+	r := newRand(21)
+	var rf ref.Engine
+	cases := []compute.AttnShape{
+		{Batch: 1, Tq: 1, Tk: 1, Heads: 1, KVHeads: 1, HeadDim: 16},
+		{Batch: 2, Tq: 1, Tk: 77, QOffset: 76, Heads: 6, KVHeads: 2, HeadDim: 64},
+		{Batch: 1, Tq: 1, Tk: 301, QOffset: 250, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 1, Tq: 1, Tk: 40, QOffset: 39, Heads: 2, KVHeads: 1, HeadDim: 20},
+		{Batch: 1, Tq: 3, Tk: 40, QOffset: 37, Heads: 4, KVHeads: 4, HeadDim: 32},
+		{Batch: 1, Tq: 20, Tk: 300, QOffset: 280, Heads: 2, KVHeads: 1, HeadDim: 32},
+	}
+	for _, e := range fastEngines(t) {
+		for _, s := range cases {
+			s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
+			name := fmt.Sprintf("%s/B=%d Tq=%d Tk=%d off=%d H=%d KV=%d hd=%d", e.Name(), s.Batch, s.Tq, s.Tk, s.QOffset, s.Heads, s.KVHeads, s.HeadDim)
+			q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
+			for i := range q.F32() {
+				q.F32()[i] *= 3
+			}
+			k := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim).To(tensor.BF16)
+			v := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim).To(tensor.BF16)
+			og, ow := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, q.Shape...)
+			lg, lw := tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq), tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq)
+			e.Attention(og, q, k, v, lg, s)
+			rf.Attention(ow, q, k.ToF32(), v.ToF32(), lw, s)
+			closeTo(t, name+" out", og.F32(), ow.F32(), 2e-5)
+			closeTo(t, name+" lse", lg.F32(), lw.F32(), 2e-5)
+			rf.Attention(og, q, k, v, nil, s) // the reference takes bf16 too
+			closeTo(t, name+" ref bf16", og.F32(), ow.F32(), 1e-6)
+		}
+	}
+}

@@ -670,72 +670,8 @@ func attnOps() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 
-	// accRows: o[d] += sum_j p[j] * v[j*ldv+d]. The head dimension is
-	// walked 64 (then 16) columns at a time with o in registers, and the
-	// keys two at a time into two sets of accumulators, so that the FMA
-	// chains are independent.
-	p("")
-	p("// func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)")
-	p("TEXT ·accRowsAVX512(SB), NOSPLIT, $0-48")
-	p("\tMOVQ o+0(FP), DI")
-	p("\tMOVQ p+8(FP), SI")
-	p("\tMOVQ v+16(FP), DX")
-	p("\tMOVQ ldv+24(FP), R8")
-	p("\tSHLQ $2, R8")
-	p("\tMOVQ nk+32(FP), CX")
-	p("\tMOVQ hd+40(FP), R9")
-	p("\tTESTQ CX, CX")
-	p("\tJZ acc_done")
-	p("\tXORQ R10, R10 // d")
-	for _, w := range []int{4, 1} {
-		lbl := fmt.Sprintf("acc%d", w)
-		p("%s_chunk:", lbl)
-		p("\tMOVQ R9, AX")
-		p("\tSUBQ R10, AX")
-		p("\tCMPQ AX, $%d", 16*w)
-		p("\tJLT %s_end", lbl)
-		for c := 0; c < w; c++ {
-			p("\tVMOVUPS %d(DI)(R10*4), Z%d", 64*c, c)
-			p("\tVPXORD Z%d, Z%d, Z%d", 4+c, 4+c, 4+c)
-		}
-		p("\tMOVQ SI, R11")
-		p("\tLEAQ (DX)(R10*4), R12")
-		p("\tMOVQ CX, R13")
-		p("%s_pair:", lbl)
-		p("\tCMPQ R13, $2")
-		p("\tJLT %s_one", lbl)
-		p("\tVBROADCASTSS (R11), Z8")
-		p("\tVBROADCASTSS 4(R11), Z9")
-		for c := 0; c < w; c++ {
-			p("\tVFMADD231PS %d(R12), Z8, Z%d", 64*c, c)
-		}
-		p("\tADDQ R8, R12")
-		for c := 0; c < w; c++ {
-			p("\tVFMADD231PS %d(R12), Z9, Z%d", 64*c, 4+c)
-		}
-		p("\tADDQ R8, R12")
-		p("\tADDQ $8, R11")
-		p("\tSUBQ $2, R13")
-		p("\tJMP %s_pair", lbl)
-		p("%s_one:", lbl)
-		p("\tTESTQ R13, R13")
-		p("\tJZ %s_store", lbl)
-		p("\tVBROADCASTSS (R11), Z8")
-		for c := 0; c < w; c++ {
-			p("\tVFMADD231PS %d(R12), Z8, Z%d", 64*c, c)
-		}
-		p("%s_store:", lbl)
-		for c := 0; c < w; c++ {
-			p("\tVADDPS Z%d, Z%d, Z%d", 4+c, c, c)
-			p("\tVMOVUPS Z%d, %d(DI)(R10*4)", c, 64*c)
-		}
-		p("\tADDQ $%d, R10", 16*w)
-		p("\tJMP %s_chunk", lbl)
-		p("%s_end:", lbl)
-	}
-	p("acc_done:")
-	p("\tVZEROUPPER")
-	p("\tRET")
+	accRowsAVX512(false)
+	accRowsAVX512(true)
 
 	// rankK: dst[j*ldd+d] += sum_{i<kk} c[i*ldc+j] * x[i*ldx+d], j < nk:
 	// the update of a tile of key rows (dk, dv) from a block of query rows.
@@ -1225,4 +1161,91 @@ func hsumY(y, x string) {
 	p("\tVADDPS X14, %s, %s", x, x)
 	p("\tVPERMILPS $0xb1, %s, X14", x)
 	p("\tVADDPS X14, %s, %s", x, x)
+}
+
+// accRowsAVX512 writes accRows, o[d] += sum_j p[j] * v[j*ldv+d], or with
+// bf16 set accRowsBF16, the same with v bf16 (widened exactly: 16 values
+// zero-extended to dwords and shifted into the high halves). The head
+// dimension is walked 64 (then 16) columns at a time with o in registers,
+// and the keys two at a time into two sets of accumulators, so that the
+// FMA chains are independent.
+func accRowsAVX512(bf16 bool) {
+	name, lbl0, vb := "accRowsAVX512", "acc", 4
+	sig := "o, p, v *float32"
+	if bf16 {
+		name, lbl0, vb, sig = "accRowsBF16AVX512", "acch", 2, "o, p *float32, v *uint16"
+	}
+	// fma adds p (broadcast in Z[pr]) times the 16 values of v at off(R12)
+	// into Z[acc]
+	fma := func(off, pr, acc int) {
+		if !bf16 {
+			p("\tVFMADD231PS %d(R12), Z%d, Z%d", off, pr, acc)
+			return
+		}
+		p("\tVPMOVZXWD %d(R12), Z10", off)
+		p("\tVPSLLD $16, Z10, Z10")
+		p("\tVFMADD231PS Z10, Z%d, Z%d", pr, acc)
+	}
+	p("")
+	p("// func %s(%s, ldv, nk, hd int)", name, sig)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ p+8(FP), SI")
+	p("\tMOVQ v+16(FP), DX")
+	p("\tMOVQ ldv+24(FP), R8")
+	p("\tSHLQ $%d, R8", map[int]int{4: 2, 2: 1}[vb])
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_done", lbl0)
+	p("\tXORQ R10, R10 // d")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("%s%d", lbl0, w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R9, AX")
+		p("\tSUBQ R10, AX")
+		p("\tCMPQ AX, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(DI)(R10*4), Z%d", 64*c, c)
+			p("\tVPXORD Z%d, Z%d, Z%d", 4+c, 4+c, 4+c)
+		}
+		p("\tMOVQ SI, R11")
+		p("\tLEAQ (DX)(R10*%d), R12", vb)
+		p("\tMOVQ CX, R13")
+		p("%s_pair:", lbl)
+		p("\tCMPQ R13, $2")
+		p("\tJLT %s_one", lbl)
+		p("\tVBROADCASTSS (R11), Z8")
+		p("\tVBROADCASTSS 4(R11), Z9")
+		for c := 0; c < w; c++ {
+			fma(16*vb*c, 8, c)
+		}
+		p("\tADDQ R8, R12")
+		for c := 0; c < w; c++ {
+			fma(16*vb*c, 9, 4+c)
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $8, R11")
+		p("\tSUBQ $2, R13")
+		p("\tJMP %s_pair", lbl)
+		p("%s_one:", lbl)
+		p("\tTESTQ R13, R13")
+		p("\tJZ %s_store", lbl)
+		p("\tVBROADCASTSS (R11), Z8")
+		for c := 0; c < w; c++ {
+			fma(16*vb*c, 8, c)
+		}
+		p("%s_store:", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVADDPS Z%d, Z%d, Z%d", 4+c, c, c)
+			p("\tVMOVUPS Z%d, %d(DI)(R10*4)", c, 64*c)
+		}
+		p("\tADDQ $%d, R10", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("%s_done:", lbl0)
+	p("\tVZEROUPPER")
+	p("\tRET")
 }

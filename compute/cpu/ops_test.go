@@ -302,6 +302,10 @@ func TestRowPrimitives(t *testing.T) {
 				accRows(v, oa, p, k, ld)
 				accRows(nil, ob, p, k, ld)
 				closeTo(t, "accRows"+name, oa, ob, 1e-5)
+				ob = append(ob[:0], oa...)
+				accRowsBF16(v, oa, p, kh, ld)
+				accRowsBF16(nil, ob, p, kh, ld)
+				closeTo(t, "accRowsBF16"+name, oa, ob, 1e-5)
 
 				da := randT(r, nk*ld).F32()
 				db := append([]float32(nil), da...)

@@ -10,17 +10,19 @@ import (
 // in assembly for one instruction set. The assembly handles multiples of w
 // elements (the bulk of a slice, or a head dimension that is one); the Go
 // wrappers below do the rest, and all of it when the set is nil. dots and
-// dotsBF16 may be nil (then the few-row product path is not used).
+// dotsBF16 may be nil (then the few-row product path is not used), and
+// accRowsBF16 (then its Go wrapper widens row by row).
 type vecSet struct {
-	w        int
-	dot      func(a, b *float32, n int) float32
-	axpy     func(y, x *float32, n int, alpha float32)
-	max      func(x *float32, n int) float32
-	exp      func(dst, x *float32, n int, scale, shift float32) float64
-	accRows  func(o, p, v *float32, ldv, nk, hd int)
-	rankK    func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
-	dots     func(out, q, k *float32, ldk, nk, hd int)
-	dotsBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
+	w           int
+	dot         func(a, b *float32, n int) float32
+	axpy        func(y, x *float32, n int, alpha float32)
+	max         func(x *float32, n int) float32
+	exp         func(dst, x *float32, n int, scale, shift float32) float64
+	accRows     func(o, p, v *float32, ldv, nk, hd int)
+	accRowsBF16 func(o, p *float32, v *uint16, ldv, nk, hd int)
+	rankK       func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+	dots        func(out, q, k *float32, ldk, nk, hd int)
+	dotsBF16    func(out, q *float32, k *uint16, ldk, nk, hd int)
 }
 
 // bulk returns how many leading elements of n the assembly of v handles.
@@ -157,6 +159,24 @@ func accRows(v *vecSet, o, p, rows []float32, ldv int) {
 	}
 	for j, pj := range p {
 		axpy(nil, o, rows[j*ldv:j*ldv+hd], pj)
+	}
+}
+
+// accRowsBF16 is accRows with bf16 rows, widened exactly.
+func accRowsBF16(v *vecSet, o, p []float32, rows []uint16, ldv int) {
+	hd := len(o)
+	if len(p) == 0 || hd == 0 {
+		return
+	}
+	_ = rows[(len(p)-1)*ldv+hd-1]
+	if v.whole(hd) && v.accRowsBF16 != nil {
+		v.accRowsBF16(&o[0], &p[0], &rows[0], ldv, len(p), hd)
+		return
+	}
+	for j, pj := range p {
+		for d, h := range rows[j*ldv : j*ldv+hd] {
+			o[d] += pj * tensor.BF16ToF32(h)
+		}
 	}
 }
 

@@ -167,6 +167,9 @@ func dot[F Float](a, b []F) F {
 // Attention runs the reference attention on F32 tensors; lse may be nil.
 func (Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
 	const op = "Attention"
+	if k != nil && v != nil && k.DType == tensor.BF16 && v.DType == tensor.BF16 {
+		k, v = k.ToF32(), v.ToF32() // a bf16 cache, widened exactly
+	}
 	checkAttnTensors(op, s, q, k, v)
 	o := f32(op, "out", out)
 	need(out.Rows() == q.Rows() && out.Cols() == q.Cols(), op, "out %v does not match q %v", out, q)
