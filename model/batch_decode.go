@@ -106,8 +106,8 @@ func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.
 	e.RoPE(sc.k, sc.pos, c.KVHeads, cos, sin)
 	for i, kc := range caches {
 		p := kc.Len
-		copy(kc.K[l].Slice(p, p+1).Data, sc.k.Slice(i, i+1).Data)
-		copy(kc.V[l].Slice(p, p+1).Data, sc.v.Slice(i, i+1).Data)
+		storeRows(kc.K[l].Slice(p, p+1), sc.k.Slice(i, i+1))
+		storeRows(kc.V[l].Slice(p, p+1), sc.v.Slice(i, i+1))
 		s := compute.AttnShape{Batch: 1, Tq: 1, Tk: p + 1, QOffset: p,
 			Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: scale}
 		e.Attention(la.Att.Slice(i, i+1), la.Q.Slice(i, i+1), kc.K[l].Slice(0, p+1), kc.V[l].Slice(0, p+1), nil, s)

@@ -11,15 +11,27 @@ import (
 )
 
 // TestBatchDecodeMatchesDecode: sequences of different lengths decoded one
-// token at a time together give the logits of decoding each alone.
+// token at a time together give the logits of decoding each alone, with
+// float32 weights and with bf16 ones (whose cache is bf16).
 func TestBatchDecodeMatchesDecode(t *testing.T) {
-	for _, qk := range []bool{false, true} {
+	for _, variant := range []struct{ qk, bf bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		qk := variant.qk
 		c := &Config{
 			ModelType: "llama", Hidden: 32, Intermediate: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8,
 			Vocab: 50, MaxPositions: 64, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1, QKNorm: qk,
 			Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
 		}
-		m := New(c, Init(c, 0.3, 5))
+		w := Init(c, 0.3, 5)
+		if variant.bf {
+			for _, name := range c.LinearNames() {
+				l := w.LinearByName(name)
+				l.W = l.W.To(tensor.BF16)
+			}
+		}
+		m := New(c, w)
+		if want := map[bool]tensor.DType{false: tensor.F32, true: tensor.BF16}[variant.bf]; m.CacheType() != want {
+			t.Fatalf("bf16 weights %v: cache type %v, want %v", variant.bf, m.CacheType(), want)
+		}
 		prompts := [][]int32{{1, 5, 9}, {1}, {1, 7, 3, 3, 8, 11}}
 		steps := [][]int32{{4, 6, 7}, {12, 13, 14}, {20, 21, 22}}
 		n := len(prompts)
@@ -52,7 +64,7 @@ func TestBatchDecodeMatchesDecode(t *testing.T) {
 		for s := 0; s < 3; s++ {
 			ids := []int32{steps[0][s], steps[1][s], steps[2][s]}
 			var e compute.Engine = ref.Engine{}
-			if s == 2 {
+			if s == 2 && !variant.bf {
 				e = cpu.New(2) // the fast engine continues the same caches
 			}
 			if err := bd.Decode(e, caches, ids, blg); err != nil {
@@ -65,7 +77,7 @@ func TestBatchDecodeMatchesDecode(t *testing.T) {
 					d = math.Max(d, math.Abs(float64(got[j]-want[i][s][j])))
 				}
 				if d > 1e-4 {
-					t.Errorf("qknorm %v step %d sequence %d: batched logits differ from alone by %g", qk, s, i, d)
+					t.Errorf("qknorm %v bf16 %v step %d sequence %d: batched logits differ from alone by %g", qk, variant.bf, s, i, d)
 				}
 			}
 		}
@@ -86,5 +98,65 @@ func TestBatchDecodeMatchesDecode(t *testing.T) {
 		if err := bd.Decode(ref.Engine{}, []*Cache{full}, []int32{1}, tensor.New(tensor.F32, 1, c.Vocab)); err == nil {
 			t.Error("a full cache was accepted")
 		}
+	}
+}
+
+// TestBF16Cache: a bf16 model keeps its cache in bf16, and the keys and
+// values stored there are those of a float32 cache rounded: exactly so in
+// the first layer, whose keys and values do not depend on attention.
+func TestBF16Cache(t *testing.T) {
+	c := &Config{
+		ModelType: "llama", Hidden: 32, Intermediate: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8,
+		Vocab: 50, MaxPositions: 64, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
+		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
+	}
+	w := Init(c, 0.3, 7)
+	for _, name := range c.LinearNames() {
+		l := w.LinearByName(name)
+		l.W = l.W.To(tensor.BF16)
+	}
+	m := New(c, w)
+	ids := []int32{1, 5, 9, 4, 4, 30}
+	k16 := m.NewCache(16)
+	k32 := m.NewCache(16)
+	for l := range k32.K {
+		if k16.K[l].DType != tensor.BF16 || k16.V[l].DType != tensor.BF16 {
+			t.Fatalf("layer %d: cache %v, want bf16", l, k16.K[l])
+		}
+		k32.K[l] = tensor.New(tensor.F32, k32.K[l].Shape...)
+		k32.V[l] = tensor.New(tensor.F32, k32.V[l].Shape...)
+	}
+	lg16, lg32 := tensor.New(tensor.F32, 1, c.Vocab), tensor.New(tensor.F32, 1, c.Vocab)
+	for i, id := range ids {
+		// the prompt's first three at once, then one at a time
+		if i == 1 || i == 2 {
+			continue
+		}
+		step := []int32{id}
+		if i == 0 {
+			step = ids[:3]
+		}
+		if err := m.Decode(ref.Engine{}, k16, step, lg16); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Decode(ref.Engine{}, k32, step, lg32); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pair := range [][2]*tensor.Tensor{{k16.K[0], k32.K[0]}, {k16.V[0], k32.V[0]}} {
+		got, want := pair[0].BF16(), pair[1].F32()
+		for i := 0; i < k16.Len*c.KVDim(); i++ {
+			if got[i] != tensor.F32ToBF16(want[i]) {
+				t.Fatalf("layer 0 cache element %d: %#04x, want bf16(%g) = %#04x", i, got[i], want[i], tensor.F32ToBF16(want[i]))
+			}
+		}
+	}
+	var d, top float64
+	for j, v := range lg32.F32() {
+		d = math.Max(d, math.Abs(float64(lg16.F32()[j]-v)))
+		top = math.Max(top, math.Abs(float64(v)))
+	}
+	if d > 1e-2*top {
+		t.Errorf("logits with a bf16 cache differ from a float32 cache's by %g (largest %g)", d, top)
 	}
 }

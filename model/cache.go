@@ -26,16 +26,52 @@ type decodeScratch struct {
 	sh  sharedInput
 }
 
-// NewCache returns an empty cache for up to capacity positions.
+// NewCache returns an empty cache for up to capacity positions, in bf16
+// when the model computes in bf16 (see CacheType).
 func (m *Model) NewCache(capacity int) *Cache {
 	c := m.Config
 	kc := &Cache{scratch: map[int]*decodeScratch{}}
-	dt := m.ActType()
+	dt := m.CacheType()
 	for i := 0; i < c.Layers; i++ {
 		kc.K = append(kc.K, tensor.New(dt, capacity, c.KVDim()))
 		kc.V = append(kc.V, tensor.New(dt, capacity, c.KVDim()))
 	}
 	return kc
+}
+
+// CacheType is the dtype of the model's key/value cache: BF16 when the
+// model computes in bf16 (its projections' weights bf16, or quantised with
+// bf16 compute), as llama.cpp and transformers keep 16-bit caches: the
+// keys and values are rounded once, when stored, and a decoded token reads
+// half the bytes of cache (72 MB a token in float32 at 1536 positions of
+// the SmolLM2-135M shape); otherwise the activations' type.
+func (m *Model) CacheType() tensor.DType {
+	dt := m.ActType()
+	if dt != tensor.F32 || len(m.W.Layers) == 0 {
+		return dt
+	}
+	switch k := &m.W.Layers[0].K; {
+	case k.W != nil && k.W.DType == tensor.BF16,
+		k.Q != nil && k.Q.ComputeDType == tensor.BF16:
+		return tensor.BF16
+	}
+	return dt
+}
+
+// storeRows writes src's rows into dst's, of the same shape: a copy, or
+// rounded to bf16 into a bf16 cache.
+func storeRows(dst, src *tensor.Tensor) {
+	switch {
+	case dst.DType == src.DType:
+		copy(dst.Data, src.Data)
+	case dst.DType == tensor.BF16 && src.DType == tensor.F32:
+		d, s := dst.BF16(), src.F32()
+		for i, v := range s[:len(d)] {
+			d[i] = tensor.F32ToBF16(v)
+		}
+	default:
+		panic(fmt.Sprintf("model: cannot store %v rows into %v", src, dst))
+	}
 }
 
 // Capacity is the number of positions the cache can hold.

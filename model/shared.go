@@ -52,9 +52,19 @@ func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedIn
 	L := &m.W.Layers[l]
 	eps := float32(c.RMSEps)
 	e.RMSNorm(la.H1, x, L.AttnNorm, eps, nil)
-	m.qkv(e, L, la, sh, kDst, vDst)
+	// the products write the cache's rows, or with a bf16 cache the
+	// layer's scratch, rounded into the cache once rotated
+	k, v := kDst, vDst
+	if kDst.DType != la.K.DType {
+		k, v = la.K, la.V
+	}
+	m.qkv(e, L, la, sh, k, v)
 	e.RoPE(la.Q, pos, c.Heads, cos, sin)
-	e.RoPE(kDst, pos, c.KVHeads, cos, sin)
+	e.RoPE(k, pos, c.KVHeads, cos, sin)
+	if k != kDst {
+		storeRows(kDst, k)
+		storeRows(vDst, v)
+	}
 	e.Attention(la.Att, la.Q, kAll, vAll, nil, s)
 	m.mlp(e, L, la, sh, x, x, A)
 }

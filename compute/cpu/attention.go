@@ -329,8 +329,13 @@ func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 	}
 	if k.DType == tensor.BF16 {
 		// a prefill over a bf16 cache: the few-query and tiled paths read
-		// float32 keys and values (its products outweigh widening them)
-		k, v = k.ToF32(), v.ToF32()
+		// float32 keys and values (its products outweigh widening them),
+		// widened into scratch rather than garbage the size of the cache
+		kb, vb := widenBuf(k), widenBuf(v)
+		defer putBuf(kb)
+		defer putBuf(vb)
+		k = tensor.FromF32(kb.s[:k.Numel()], k.Shape...)
+		v = tensor.FromF32(vb.s[:v.Numel()], v.Shape...)
 	}
 	if s.Tq <= gemvRows && s.Seg == nil {
 		e.attendFew(o, lv, q.F32(), k.F32(), v.F32(), s)
@@ -591,4 +596,14 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 			}
 		}
 	})
+}
+
+// widenBuf returns a scratch buffer holding the bf16 t widened to float32.
+func widenBuf(t *tensor.Tensor) *buf[float32] {
+	h := t.BF16()
+	b := getBuf[float32](len(h))
+	for i, x := range h {
+		b.s[i] = tensor.BF16ToF32(x)
+	}
+	return b
 }

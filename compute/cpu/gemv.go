@@ -275,9 +275,9 @@ func (g *gemvPass) do(t int) {
 				out = tmp.s[:len(crow)]
 			}
 			if b.f != nil {
-				dots(fast, out, ar, b.f[j0*b.ld:], b.ld)
+				dotsSeq(fast, out, ar, b.f[j0*b.ld:], b.ld)
 			} else {
-				dotsBF16(fast, out, ar, b.h[j0*b.ld:], b.ld)
+				dotsSeqBF16(fast, out, ar, b.h[j0*b.ld:], b.ld)
 			}
 			if tmp != nil {
 				for j, v := range out {
@@ -317,9 +317,9 @@ func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
 				_ = b.h[(j1-1)*b.ld+k-1]
 				g.row(&out[0], i, &b.h[j0*b.ld], b.ld, w, 0)
 			case b.f != nil:
-				dots(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
+				dotsSeq(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
 			default:
-				dotsBF16(fast, out, g.rows[i], b.h[j0*b.ld:], b.ld)
+				dotsSeqBF16(fast, out, g.rows[i], b.h[j0*b.ld:], b.ld)
 			}
 		}
 		swiglu(fast, p.c[i*p.ldc+j0:i*p.ldc+j1], gv, uv, ev)

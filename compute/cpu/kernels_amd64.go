@@ -60,6 +60,12 @@ func dotsAVX512(out, q, k *float32, ldk, nk, hd int)
 func accRowsAVX512(o, p, v *float32, ldv, nk, hd int)
 
 //go:noescape
+func dotsSeqAVX512(out, q, k *float32, ldk, nk, hd int)
+
+//go:noescape
+func dotsSeqBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
+
+//go:noescape
 func accRowsBF16AVX512(o, p *float32, v *uint16, ldv, nk, hd int)
 
 //go:noescape
@@ -104,7 +110,9 @@ func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, 
 
 var (
 	vec512 = &vecSet{w: 16, dot: dotAVX512, axpy: axpyAVX512, max: maxAVX512, exp: expAVX512,
-		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512}
+		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
+		dotsSeq: dotsSeqAVX512, dotsSeqBF16: dotsSeqBF16AVX512}
 	vec256 = &vecSet{w: 8, dot: dotAVX2, axpy: axpyAVX2, max: maxAVX2, exp: expAVX2,
-		accRows: accRowsAVX2, rankK: rankKAVX2, dots: dotsAVX2, dotsBF16: dotsBF16AVX2}
+		accRows: accRowsAVX2, rankK: rankKAVX2, dots: dotsAVX2, dotsBF16: dotsBF16AVX2,
+		dotsSeq: dotsAVX2, dotsSeqBF16: dotsBF16AVX2}
 )

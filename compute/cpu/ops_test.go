@@ -295,6 +295,12 @@ func TestRowPrimitives(t *testing.T) {
 				dotsBF16(v, ga, q, kh, ld)
 				dotsBF16(nil, gb, q, kh, ld)
 				closeTo(t, "dotsBF16"+name, ga, gb, 1e-5)
+				dotsSeq(v, ga, q, k, ld)
+				dots(nil, gb, q, k, ld)
+				closeTo(t, "dotsSeq"+name, ga, gb, 1e-5)
+				dotsSeqBF16(v, ga, q, kh, ld)
+				dotsBF16(nil, gb, q, kh, ld)
+				closeTo(t, "dotsSeqBF16"+name, ga, gb, 1e-5)
 
 				p := randT(r, nk).F32()
 				oa := randT(r, hd).F32()

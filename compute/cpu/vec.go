@@ -23,6 +23,11 @@ type vecSet struct {
 	rankK       func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
 	dots        func(out, q, k *float32, ldk, nk, hd int)
 	dotsBF16    func(out, q *float32, k *uint16, ldk, nk, hd int)
+	// dotsSeq and dotsSeqBF16 are dots and dotsBF16 reading the rows one
+	// at a time, in order (the few-row product); dots may take several
+	// keys at once
+	dotsSeq     func(out, q, k *float32, ldk, nk, hd int)
+	dotsSeqBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
 }
 
 // bulk returns how many leading elements of n the assembly of v handles.
@@ -101,8 +106,27 @@ func vexp(v *vecSet, dst, x []float32, scale, shift float32) float64 {
 	return s
 }
 
-// dots sets out[j] = q·k[j*ldk : j*ldk+len(q)] for j < len(out).
+// dots sets out[j] = q·k[j*ldk : j*ldk+len(q)] for j < len(out), the
+// assembly taking several rows of k at once (attention's keys).
 func dots(v *vecSet, out, q, k []float32, ldk int) {
+	var f func(out, q, k *float32, ldk, nk, hd int)
+	if v != nil {
+		f = v.dots
+	}
+	dotsWith(v, f, out, q, k, ldk)
+}
+
+// dotsSeq is dots reading the rows of k one at a time, in order: the
+// few-row product's, whose weights must stream as one sequence.
+func dotsSeq(v *vecSet, out, q, k []float32, ldk int) {
+	var f func(out, q, k *float32, ldk, nk, hd int)
+	if v != nil {
+		f = v.dotsSeq
+	}
+	dotsWith(v, f, out, q, k, ldk)
+}
+
+func dotsWith(v *vecSet, f func(out, q, k *float32, ldk, nk, hd int), out, q, k []float32, ldk int) {
 	hd := len(q)
 	if len(out) == 0 {
 		return
@@ -112,8 +136,8 @@ func dots(v *vecSet, out, q, k []float32, ldk int) {
 		return
 	}
 	_ = k[(len(out)-1)*ldk+hd-1]
-	if v.whole(hd) && v.dots != nil {
-		v.dots(&out[0], &q[0], &k[0], ldk, len(out), hd)
+	if v.whole(hd) && f != nil {
+		f(&out[0], &q[0], &k[0], ldk, len(out), hd)
 		return
 	}
 	for j := range out {
@@ -122,8 +146,25 @@ func dots(v *vecSet, out, q, k []float32, ldk int) {
 }
 
 // dotsBF16 sets out[j] = q·k[j*ldk : j*ldk+len(q)] for a bf16 k, widened
-// exactly.
+// exactly, the assembly taking several rows at once (a bf16 cache's keys).
 func dotsBF16(v *vecSet, out, q []float32, k []uint16, ldk int) {
+	var f func(out, q *float32, k *uint16, ldk, nk, hd int)
+	if v != nil {
+		f = v.dotsBF16
+	}
+	dotsBF16With(v, f, out, q, k, ldk)
+}
+
+// dotsSeqBF16 is dotsBF16 reading the rows of k one at a time, in order.
+func dotsSeqBF16(v *vecSet, out, q []float32, k []uint16, ldk int) {
+	var f func(out, q *float32, k *uint16, ldk, nk, hd int)
+	if v != nil {
+		f = v.dotsSeqBF16
+	}
+	dotsBF16With(v, f, out, q, k, ldk)
+}
+
+func dotsBF16With(v *vecSet, f func(out, q *float32, k *uint16, ldk, nk, hd int), out, q []float32, k []uint16, ldk int) {
 	hd := len(q)
 	if len(out) == 0 {
 		return
@@ -133,8 +174,8 @@ func dotsBF16(v *vecSet, out, q []float32, k []uint16, ldk int) {
 		return
 	}
 	_ = k[(len(out)-1)*ldk+hd-1]
-	if v.whole(hd) && v.dotsBF16 != nil {
-		v.dotsBF16(&out[0], &q[0], &k[0], ldk, len(out), hd)
+	if v.whole(hd) && f != nil {
+		f(&out[0], &q[0], &k[0], ldk, len(out), hd)
 		return
 	}
 	for j := range out {
