@@ -160,3 +160,61 @@ func TestBF16Cache(t *testing.T) {
 		t.Errorf("logits with a bf16 cache differ from a float32 cache's by %g (largest %g)", d, top)
 	}
 }
+
+// TestBatchDecodeBF16CPU: on the CPU engine, with bf16 weights (bf16
+// products and cache), sequences decoded together give the logits of
+// decoding each alone.
+func TestBatchDecodeBF16CPU(t *testing.T) {
+	c := &Config{
+		ModelType: "llama", Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16,
+		Vocab: 50, MaxPositions: 128, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
+		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
+	}
+	w := Init(c, 0.3, 9)
+	for _, name := range c.LinearNames() {
+		l := w.LinearByName(name)
+		l.W = l.W.To(tensor.BF16)
+	}
+	m := New(c, w)
+	e := cpu.New(2)
+	defer e.Close()
+	prompts := [][]int32{{1, 5, 9}, {1}, {1, 7, 3, 3, 8, 11, 4, 4, 4, 40}}
+	steps := []int32{4, 6, 7}
+	alone := make([][][]float32, len(prompts))
+	for i, p := range prompts {
+		kc := m.NewCache(32)
+		lg := tensor.New(tensor.F32, 1, c.Vocab)
+		if err := m.Decode(e, kc, p, lg); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range steps {
+			if err := m.Decode(e, kc, []int32{id}, lg); err != nil {
+				t.Fatal(err)
+			}
+			alone[i] = append(alone[i], append([]float32(nil), lg.F32()...))
+		}
+	}
+	caches := make([]*Cache, len(prompts))
+	lg := tensor.New(tensor.F32, 1, c.Vocab)
+	for i, p := range prompts {
+		caches[i] = m.NewCache(32)
+		if err := m.Decode(e, caches[i], p, lg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bd := m.NewBatchDecoder()
+	blg := tensor.New(tensor.F32, len(prompts), c.Vocab)
+	for s, id := range steps {
+		if err := bd.Decode(e, caches, []int32{id, id, id}, blg); err != nil {
+			t.Fatal(err)
+		}
+		for i := range prompts {
+			got := blg.F32()[i*c.Vocab : (i+1)*c.Vocab]
+			for j, v := range alone[i][s] {
+				if d := math.Abs(float64(got[j] - v)); d > 1e-4*(1+math.Abs(float64(v))) {
+					t.Fatalf("step %d sequence %d logit %d: batched %v, alone %v", s, i, j, got[j], v)
+				}
+			}
+		}
+	}
+}
