@@ -580,41 +580,9 @@ func attnOps() {
 	p("\tSHLQ $2, R8")
 	p("\tMOVQ nk+32(FP), CX")
 	p("\tMOVQ hd+40(FP), R9")
-	p("dots_quad:")
-	p("\tCMPQ CX, $4")
-	p("\tJLT dots_rest")
-	for i := 0; i < 4; i++ {
-		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	p("\tLEAQ (DX)(R8*1), R11")
-	p("\tLEAQ (DX)(R8*2), R12")
-	p("\tLEAQ (R11)(R8*2), R13")
-	p("\tXORQ R10, R10")
-	p("dots_qcol:")
-	p("\tVMOVUPS (SI)(R10*4), Z4")
-	p("\tVFMADD231PS (DX)(R10*4), Z4, Z0")
-	p("\tVFMADD231PS (R11)(R10*4), Z4, Z1")
-	p("\tVFMADD231PS (R12)(R10*4), Z4, Z2")
-	p("\tVFMADD231PS (R13)(R10*4), Z4, Z3")
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT dots_qcol")
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF64X4 $1, Z%d, Y%d", i, 4+i)
-		p("\tVADDPS Y%d, Y%d, Y%d", 4+i, i, i)
-	}
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF128 $1, Y%d, X%d", i, 4+i)
-		p("\tVADDPS X%d, X%d, X%d", 4+i, i, i)
-	}
-	p("\tVHADDPS X1, X0, X0")
-	p("\tVHADDPS X3, X2, X2")
-	p("\tVHADDPS X2, X0, X0")
-	p("\tVMOVUPS X0, (DI)")
-	p("\tADDQ $16, DI")
-	p("\tLEAQ (DX)(R8*4), DX")
-	p("\tSUBQ $4, CX")
-	p("\tJMP dots_quad")
+	dotsQuad("dots", func(base string, i int) {
+		p("\tVFMADD231PS (%s)(R10*4), Z4, Z%d", base, i)
+	})
 	p("dots_rest:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ dots_done")
@@ -649,42 +617,11 @@ func attnOps() {
 	p("\tSHLQ $1, R8")
 	p("\tMOVQ nk+32(FP), CX")
 	p("\tMOVQ hd+40(FP), R9")
-	p("dotsh_quad:")
-	p("\tCMPQ CX, $4")
-	p("\tJLT dotsh_rest")
-	for i := 0; i < 4; i++ {
-		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	p("\tLEAQ (DX)(R8*1), R11")
-	p("\tLEAQ (DX)(R8*2), R12")
-	p("\tLEAQ (R11)(R8*2), R13")
-	p("\tXORQ R10, R10")
-	p("dotsh_qcol:")
-	p("\tVMOVUPS (SI)(R10*4), Z4")
-	for i, base := range []string{"DX", "R11", "R12", "R13"} {
+	dotsQuad("dotsh", func(base string, i int) {
 		p("\tVPMOVZXWD (%s)(R10*2), Z%d", base, 5+i)
 		p("\tVPSLLD $16, Z%d, Z%d", 5+i, 5+i)
 		p("\tVFMADD231PS Z%d, Z4, Z%d", 5+i, i)
-	}
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT dotsh_qcol")
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF64X4 $1, Z%d, Y%d", i, 4+i)
-		p("\tVADDPS Y%d, Y%d, Y%d", 4+i, i, i)
-	}
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF128 $1, Y%d, X%d", i, 4+i)
-		p("\tVADDPS X%d, X%d, X%d", 4+i, i, i)
-	}
-	p("\tVHADDPS X1, X0, X0")
-	p("\tVHADDPS X3, X2, X2")
-	p("\tVHADDPS X2, X0, X0")
-	p("\tVMOVUPS X0, (DI)")
-	p("\tADDQ $16, DI")
-	p("\tLEAQ (DX)(R8*4), DX")
-	p("\tSUBQ $4, CX")
-	p("\tJMP dotsh_quad")
+	})
 	p("dotsh_rest:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ dotsh_done")
@@ -1336,4 +1273,45 @@ func dotsSeqAVX512(bf16 bool) {
 	p("%s_done:", lbl)
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// dotsQuad writes the four-keys-at-a-time loop of dots (label prefix lbl):
+// while four keys are left, their dot products with q (16 columns of it in
+// Z4 a step) accumulate in Z0-Z3, through fma(base register, i) for key i,
+// and are reduced together into four sums; then lbl_rest takes the rest.
+func dotsQuad(lbl string, fma func(base string, i int)) {
+	p("%s_quad:", lbl)
+	p("\tCMPQ CX, $4")
+	p("\tJLT %s_rest", lbl)
+	for i := 0; i < 4; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("\tLEAQ (DX)(R8*1), R11")
+	p("\tLEAQ (DX)(R8*2), R12")
+	p("\tLEAQ (R11)(R8*2), R13")
+	p("\tXORQ R10, R10")
+	p("%s_qcol:", lbl)
+	p("\tVMOVUPS (SI)(R10*4), Z4")
+	for i, base := range []string{"DX", "R11", "R12", "R13"} {
+		fma(base, i)
+	}
+	p("\tADDQ $16, R10")
+	p("\tCMPQ R10, R9")
+	p("\tJLT %s_qcol", lbl)
+	for i := 0; i < 4; i++ {
+		p("\tVEXTRACTF64X4 $1, Z%d, Y%d", i, 4+i)
+		p("\tVADDPS Y%d, Y%d, Y%d", 4+i, i, i)
+	}
+	for i := 0; i < 4; i++ {
+		p("\tVEXTRACTF128 $1, Y%d, X%d", i, 4+i)
+		p("\tVADDPS X%d, X%d, X%d", 4+i, i, i)
+	}
+	p("\tVHADDPS X1, X0, X0")
+	p("\tVHADDPS X3, X2, X2")
+	p("\tVHADDPS X2, X0, X0")
+	p("\tVMOVUPS X0, (DI)")
+	p("\tADDQ $16, DI")
+	p("\tLEAQ (DX)(R8*4), DX")
+	p("\tSUBQ $4, CX")
+	p("\tJMP %s_quad", lbl)
 }
