@@ -570,83 +570,15 @@ func attnOps() {
 	// one reduction for the four sums (one key at a time, the chain and
 	// the reduction of each key made decoding attention at the
 	// SmolLM2-135M shape twice as slow); then the rest one at a time.
-	p("")
-	p("// func dotsAVX512(out, q, k *float32, ldk, nk, hd int)")
-	p("TEXT ·dotsAVX512(SB), NOSPLIT, $0-48")
-	p("\tMOVQ out+0(FP), DI")
-	p("\tMOVQ q+8(FP), SI")
-	p("\tMOVQ k+16(FP), DX")
-	p("\tMOVQ ldk+24(FP), R8")
-	p("\tSHLQ $2, R8")
-	p("\tMOVQ nk+32(FP), CX")
-	p("\tMOVQ hd+40(FP), R9")
-	dotsQuad("dots", func(base string, i int) {
-		p("\tVFMADD231PS (%s)(R10*4), Z4, Z%d", base, i)
-	})
-	p("dots_rest:")
-	p("\tTESTQ CX, CX")
-	p("\tJZ dots_done")
-	p("dots_row:")
-	p("\tVPXORD Z0, Z0, Z0")
-	p("\tXORQ R10, R10")
-	p("dots_col:")
-	p("\tVMOVUPS (SI)(R10*4), Z1")
-	p("\tVFMADD231PS (DX)(R10*4), Z1, Z0")
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT dots_col")
-	hsum("Z0", "Y0", "X0")
-	p("\tMOVSS X0, (DI)")
-	p("\tADDQ $4, DI")
-	p("\tADDQ R8, DX")
-	p("\tDECQ CX")
-	p("\tJNZ dots_row")
-	p("dots_done:")
-	p("\tVZEROUPPER")
-	p("\tRET")
-
-	// dotsBF16: out[j] = q·widen(k[j*ldk:]), k bf16 (a bf16 cache's keys),
-	// j < nk: four keys at a time as dots does, then one at a time.
-	p("")
-	p("// func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)")
-	p("TEXT ·dotsBF16AVX512(SB), NOSPLIT, $0-48")
-	p("\tMOVQ out+0(FP), DI")
-	p("\tMOVQ q+8(FP), SI")
-	p("\tMOVQ k+16(FP), DX")
-	p("\tMOVQ ldk+24(FP), R8")
-	p("\tSHLQ $1, R8")
-	p("\tMOVQ nk+32(FP), CX")
-	p("\tMOVQ hd+40(FP), R9")
-	dotsQuad("dotsh", func(base string, i int) {
-		p("\tVPMOVZXWD (%s)(R10*2), Z%d", base, 5+i)
-		p("\tVPSLLD $16, Z%d, Z%d", 5+i, 5+i)
-		p("\tVFMADD231PS Z%d, Z4, Z%d", 5+i, i)
-	})
-	p("dotsh_rest:")
-	p("\tTESTQ CX, CX")
-	p("\tJZ dotsh_done")
-	p("dotsh_row:")
-	p("\tVPXORD Z0, Z0, Z0")
-	p("\tXORQ R10, R10")
-	p("dotsh_col:")
-	p("\tVPMOVZXWD (DX)(R10*2), Z2")
-	p("\tVPSLLD $16, Z2, Z2")
-	p("\tVFMADD231PS (SI)(R10*4), Z2, Z0")
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT dotsh_col")
-	hsum("Z0", "Y0", "X0")
-	p("\tMOVSS X0, (DI)")
-	p("\tADDQ $4, DI")
-	p("\tADDQ R8, DX")
-	p("\tDECQ CX")
-	p("\tJNZ dotsh_row")
-	p("dotsh_done:")
-	p("\tVZEROUPPER")
-	p("\tRET")
-
-	dotsSeqAVX512(false)
-	dotsSeqAVX512(true)
+	// dotsBF16: the same with k bf16 (a bf16 cache's keys). dotsSeq and
+	// dotsSeqBF16: one key (one row) at a time only, for the few-row
+	// product, whose rows must be read as one sequential stream (four rows
+	// at once are four interleaved streams: float32 decoding fell from
+	// 86-88% to 76-78% of the bandwidth limit).
+	dotsAVX512("dotsAVX512", "dots", false, true)
+	dotsAVX512("dotsBF16AVX512", "dotsh", true, true)
+	dotsAVX512("dotsSeqAVX512", "dotss", false, false)
+	dotsAVX512("dotsSeqBF16AVX512", "dotssh", true, false)
 	accRowsAVX512(false)
 	accRowsAVX512(true)
 
@@ -1227,54 +1159,6 @@ func accRowsAVX512(bf16 bool) {
 	p("\tRET")
 }
 
-// dotsSeqAVX512 writes dotsSeq (with bf16, dotsSeqBF16): dots one key (one
-// row) at a time, for the few-row product, whose rows must be read as one
-// sequential stream (four rows at once, as dots takes keys, are four
-// interleaved streams: float32 decoding fell from 86-88% to 76-78% of the
-// bandwidth limit).
-func dotsSeqAVX512(bf16 bool) {
-	name, lbl, sig, shift := "dotsSeqAVX512", "dotss", "out, q, k *float32", 2
-	if bf16 {
-		name, lbl, sig, shift = "dotsSeqBF16AVX512", "dotssh", "out, q *float32, k *uint16", 1
-	}
-	p("")
-	p("// func %s(%s, ldk, nk, hd int)", name, sig)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	p("\tMOVQ out+0(FP), DI")
-	p("\tMOVQ q+8(FP), SI")
-	p("\tMOVQ k+16(FP), DX")
-	p("\tMOVQ ldk+24(FP), R8")
-	p("\tSHLQ $%d, R8", shift)
-	p("\tMOVQ nk+32(FP), CX")
-	p("\tMOVQ hd+40(FP), R9")
-	p("\tTESTQ CX, CX")
-	p("\tJZ %s_done", lbl)
-	p("%s_row:", lbl)
-	p("\tVPXORD Z0, Z0, Z0")
-	p("\tXORQ R10, R10")
-	p("%s_col:", lbl)
-	if bf16 {
-		p("\tVPMOVZXWD (DX)(R10*2), Z2")
-		p("\tVPSLLD $16, Z2, Z2")
-		p("\tVFMADD231PS (SI)(R10*4), Z2, Z0")
-	} else {
-		p("\tVMOVUPS (SI)(R10*4), Z1")
-		p("\tVFMADD231PS (DX)(R10*4), Z1, Z0")
-	}
-	p("\tADDQ $16, R10")
-	p("\tCMPQ R10, R9")
-	p("\tJLT %s_col", lbl)
-	hsum("Z0", "Y0", "X0")
-	p("\tMOVSS X0, (DI)")
-	p("\tADDQ $4, DI")
-	p("\tADDQ R8, DX")
-	p("\tDECQ CX")
-	p("\tJNZ %s_row", lbl)
-	p("%s_done:", lbl)
-	p("\tVZEROUPPER")
-	p("\tRET")
-}
-
 // dotsQuad writes the four-keys-at-a-time loop of dots (label prefix lbl):
 // while four keys are left, their dot products with q (16 columns of it in
 // Z4 a step) accumulate in Z0-Z3, through fma(base register, i) for key i,
@@ -1314,4 +1198,63 @@ func dotsQuad(lbl string, fma func(base string, i int)) {
 	p("\tLEAQ (DX)(R8*4), DX")
 	p("\tSUBQ $4, CX")
 	p("\tJMP %s_quad", lbl)
+}
+
+// dotsAVX512 writes an AVX-512 dots kernel, func name(out, q *float32, k
+// *float32 or *uint16 (bf16), ldk, nk, hd int): out[j] = q·k[j*ldk:] for
+// j < nk, hd a multiple of 16; with quad first four keys at a time
+// (dotsQuad), then one row at a time.
+func dotsAVX512(name, lbl string, bf16, quad bool) {
+	sig, shift := "out, q, k *float32", 2
+	if bf16 {
+		sig, shift = "out, q *float32, k *uint16", 1
+	}
+	p("")
+	p("// func %s(%s, ldk, nk, hd int)", name, sig)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ out+0(FP), DI")
+	p("\tMOVQ q+8(FP), SI")
+	p("\tMOVQ k+16(FP), DX")
+	p("\tMOVQ ldk+24(FP), R8")
+	p("\tSHLQ $%d, R8", shift)
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	if quad {
+		dotsQuad(lbl, func(base string, i int) {
+			if !bf16 {
+				p("\tVFMADD231PS (%s)(R10*4), Z4, Z%d", base, i)
+				return
+			}
+			p("\tVPMOVZXWD (%s)(R10*2), Z%d", base, 5+i)
+			p("\tVPSLLD $16, Z%d, Z%d", 5+i, 5+i)
+			p("\tVFMADD231PS Z%d, Z4, Z%d", 5+i, i)
+		})
+		p("%s_rest:", lbl)
+	}
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_done", lbl)
+	p("%s_row:", lbl)
+	p("\tVPXORD Z0, Z0, Z0")
+	p("\tXORQ R10, R10")
+	p("%s_col:", lbl)
+	if bf16 {
+		p("\tVPMOVZXWD (DX)(R10*2), Z2")
+		p("\tVPSLLD $16, Z2, Z2")
+		p("\tVFMADD231PS (SI)(R10*4), Z2, Z0")
+	} else {
+		p("\tVMOVUPS (SI)(R10*4), Z1")
+		p("\tVFMADD231PS (DX)(R10*4), Z1, Z0")
+	}
+	p("\tADDQ $16, R10")
+	p("\tCMPQ R10, R9")
+	p("\tJLT %s_col", lbl)
+	hsum("Z0", "Y0", "X0")
+	p("\tMOVSS X0, (DI)")
+	p("\tADDQ $4, DI")
+	p("\tADDQ R8, DX")
+	p("\tDECQ CX")
+	p("\tJNZ %s_row", lbl)
+	p("%s_done:", lbl)
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
