@@ -64,20 +64,34 @@ func Shape(name string) (*model.Config, error) {
 // speed of the arithmetic does not depend on the values, but the loss and
 // the softmax should stay in a realistic range), norm weights one, biases
 // zero. Matrices are drawn straight into their final dtype, so a bf16 model
-// never holds a float32 copy of its weights.
+// never holds a float32 copy of its weights, and into one tensor.Arena in
+// checkpoint order, where model.LoadWeights puts a loaded model's.
 func RandomModel(c *model.Config, prec model.Precision, std float64, seed uint64) *model.Model {
 	w := &model.Weights{}
-	for i, p := range w.Params(c) {
+	params := w.Params(c)
+	mdt := tensor.F32
+	if prec == model.BF16 {
+		mdt = tensor.BF16
+	}
+	size := 0
+	for _, p := range params {
+		if len(p.Shape) == 2 {
+			size += tensor.ArenaSize(mdt, p.Shape...)
+		}
+	}
+	arena := tensor.NewArena(size)
+	for i, p := range params {
 		n := 1
 		for _, d := range p.Shape {
 			n *= d
 		}
 		matrix := len(p.Shape) == 2
-		dt := tensor.F32
-		if matrix && prec == model.BF16 {
-			dt = tensor.BF16
+		var t *tensor.Tensor
+		if matrix {
+			t = arena.New(mdt, p.Shape...)
+		} else {
+			t = tensor.New(tensor.F32, p.Shape...)
 		}
-		t := tensor.New(dt, p.Shape...)
 		switch {
 		case !matrix && strings.HasSuffix(p.Name, "norm.weight"):
 			v := t.F32()
@@ -89,6 +103,7 @@ func RandomModel(c *model.Config, prec model.Precision, std float64, seed uint64
 		}
 		*p.Ptr = t
 	}
+	arena.Settle()
 	if c.TieEmbeddings {
 		w.LMHead = w.Embed
 	}

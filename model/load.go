@@ -14,9 +14,10 @@ import (
 )
 
 // Load reads a Hugging Face model folder: config.json and model.safetensors
-// (or its sharded form with model.safetensors.index.json). Frozen weights
-// that already have the wanted dtype stay in the memory map, uncopied. The
-// returned closer releases the mapping; the model must not be used after.
+// (or its sharded form with model.safetensors.index.json). The weight
+// matrices are copied into one arena in decoding order (LoadWeights); norms
+// and biases that already are F32 stay in the memory map. The returned
+// closer releases the mapping; the model must not be used after.
 func Load(dir string, prec Precision) (*Model, func() error, error) {
 	c, err := LoadConfig(dir)
 	if err != nil {
@@ -47,7 +48,7 @@ func LoadQuantized(dir string, prec Precision, format string) (*Model, func() er
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := LoadWeights(c, st, prec)
+	w, err := loadWeights(c, st, prec, false)
 	if err != nil {
 		st.Close()
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)

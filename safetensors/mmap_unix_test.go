@@ -70,3 +70,37 @@ func TestReleaseKeepsTensors(t *testing.T) {
 		t.Errorf("after Release, w = %v, want %v", got, want)
 	}
 }
+
+// TestReleaseTensorKeepsTensors: ReleaseTensor of a tensor spanning several
+// pages drops only residency; it and its neighbours keep the file's values,
+// and unknown names are ignored.
+func TestReleaseTensorKeepsTensors(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]float32, 5000) // several pages, unaligned to them
+	for i := range big {
+		big[i] = float32(i) * 0.5
+	}
+	small := []float32{7, 8, 9}
+	if err := Write(filepath.Join(dir, SingleFile), []Named{{"a", tensor.FromF32(small, 3)}, {"b", tensor.FromF32(big, 5000)}, {"c", tensor.FromF32(small, 3)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ts []*tensor.Tensor
+	for _, n := range []string{"a", "b", "c"} {
+		x, err := s.Tensor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = x.F32()[0]
+		ts = append(ts, x)
+	}
+	s.ReleaseTensor("b")
+	s.ReleaseTensor("nothing")
+	if !slices.Equal(ts[0].F32(), small) || !slices.Equal(ts[1].F32(), big) || !slices.Equal(ts[2].F32(), small) {
+		t.Error("after ReleaseTensor the tensors differ from the file's")
+	}
+}

@@ -238,3 +238,11 @@ func (s *Set) Release() {
 		f.Release()
 	}
 }
+
+// ReleaseTensor hints that the named tensor's mapped pages are not needed
+// for now (see File.ReleaseTensor). It stays valid.
+func (s *Set) ReleaseTensor(name string) {
+	if f, ok := s.where[name]; ok {
+		f.ReleaseTensor(name)
+	}
+}

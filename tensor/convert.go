@@ -9,8 +9,15 @@ func (t *Tensor) ToF32() *Tensor {
 		return t
 	}
 	out := New(F32, t.Shape...)
-	dst := out.F32()
+	t.widen(out.F32())
+	return out
+}
+
+// widen sets dst (t.Numel() long) to t's values as float32s.
+func (t *Tensor) widen(dst []float32) {
 	switch t.DType {
+	case F32:
+		copy(dst, t.F32())
 	case BF16:
 		for i, h := range t.BF16() {
 			dst[i] = BF16ToF32(h)
@@ -38,7 +45,6 @@ func (t *Tensor) ToF32() *Tensor {
 	default:
 		panic(fmt.Sprintf("tensor.ToF32: cannot convert %v", t))
 	}
-	return out
 }
 
 // To returns the tensor converted to the float dtype dt (F32, BF16, F16 or
@@ -47,30 +53,46 @@ func (t *Tensor) To(dt DType) *Tensor {
 	if t.DType == dt {
 		return t
 	}
-	src := t.ToF32().F32()
 	out := New(dt, t.Shape...)
-	switch dt {
-	case F32:
-		copy(out.F32(), src)
+	t.CopyTo(out)
+	return out
+}
+
+// CopyTo sets dst, a float tensor (F32, BF16, F16 or F64) of as many
+// elements as t, to t's values converted to dst's dtype (rounding to
+// nearest even), or copies them when the dtypes agree.
+func (t *Tensor) CopyTo(dst *Tensor) {
+	if n, m := t.Numel(), dst.Numel(); n != m {
+		panic(fmt.Sprintf("tensor.CopyTo: %v into %v", t, dst))
+	}
+	if t.DType == dst.DType {
+		copy(dst.Data, t.Data)
+		return
+	}
+	if dst.DType == F32 {
+		t.widen(dst.F32())
+		return
+	}
+	src := t.ToF32().F32()
+	switch dst.DType {
 	case BF16:
-		d := out.BF16()
+		d := dst.BF16()
 		for i, v := range src {
 			d[i] = F32ToBF16(v)
 		}
 	case F16:
-		d := out.F16()
+		d := dst.F16()
 		for i, v := range src {
 			d[i] = F32ToF16(v)
 		}
 	case F64:
-		d := out.F64()
+		d := dst.F64()
 		for i, v := range src {
 			d[i] = float64(v)
 		}
 	default:
-		panic(fmt.Sprintf("tensor.To: cannot convert %v to %v", t, dt))
+		panic(fmt.Sprintf("tensor.CopyTo: cannot convert %v to %v", t, dst.DType))
 	}
-	return out
 }
 
 // Int64s returns the values of an integer tensor as int64s (a copy).

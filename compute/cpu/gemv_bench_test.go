@@ -19,10 +19,17 @@ func BenchmarkGemv(b *testing.B) {
 	defer e.Close()
 	r := newRand(1)
 	const hidden, inter, kv = 576, 1536, 192
-	bf := func(n, k int) *tensor.Tensor { return randT(r, n, k).To(tensor.BF16) }
+	// the weights lie in one arena in decoding order, as a loaded model's
+	// do (model.LoadWeights)
+	arena := tensor.NewArena(30*(tensor.ArenaSize(tensor.BF16, hidden, hidden)*2+tensor.ArenaSize(tensor.BF16, kv, hidden)*2+
+		tensor.ArenaSize(tensor.BF16, inter, hidden)*3) + tensor.ArenaSize(tensor.BF16, 49152, hidden))
+	bf := func(n, k int) *tensor.Tensor {
+		t := arena.New(tensor.BF16, n, k)
+		randT(r, n, k).CopyTo(t)
+		return t
+	}
 	o := func(n int) *tensor.Tensor { return tensor.New(tensor.F32, 1, n) }
 	x, h := randT(r, 1, hidden), randT(r, 1, inter)
-	head := bf(49152, hidden)
 	type layer struct {
 		qkv, gu []*tensor.Tensor
 		o, d    *tensor.Tensor
@@ -30,13 +37,18 @@ func BenchmarkGemv(b *testing.B) {
 	var layers []layer
 	var data [][]byte
 	for range 30 {
-		l := layer{qkv: []*tensor.Tensor{bf(hidden, hidden), bf(kv, hidden), bf(kv, hidden)},
-			gu: []*tensor.Tensor{bf(inter, hidden), bf(inter, hidden)}, o: bf(hidden, hidden), d: bf(hidden, inter)}
+		var l layer
+		l.qkv = []*tensor.Tensor{bf(hidden, hidden), bf(kv, hidden), bf(kv, hidden)}
+		l.o = bf(hidden, hidden)
+		l.gu = []*tensor.Tensor{bf(inter, hidden), bf(inter, hidden)}
+		l.d = bf(hidden, inter)
 		layers = append(layers, l)
 		for _, w := range append(append([]*tensor.Tensor{l.o, l.d}, l.qkv...), l.gu...) {
 			data = append(data, w.Data)
 		}
 	}
+	head := bf(49152, hidden)
+	arena.Settle()
 	logits, y := o(49152), o(hidden)
 	qkv, a := []*tensor.Tensor{o(hidden), o(kv), o(kv)}, o(inter)
 	run := func(name string, data [][]byte, f func()) {

@@ -25,7 +25,9 @@ func checkClose(t *testing.T, name string, got []float32, want, mag []float64, k
 
 // TestGemvRowKernel checks the bf16 row kernels alone against a plain
 // loop in float64: every row count, row strides longer than k, column
-// counts with every tail of the 128-column steps, and accumulation. The
+// counts with every tail of the 128-column steps and every mix of the dot
+// kernel's blocks of 64, 16, 4 and 1 cache lines (k=2720 has one of each,
+// 8224 four of 64 and one of 1), and accumulation. The
 // dot kernel's activations are rounded to bf16, and so are the
 // reference's.
 func TestGemvRowKernel(t *testing.T) {
@@ -36,7 +38,7 @@ func TestGemvRowKernel(t *testing.T) {
 		t.Skip("no bf16 row kernel on this CPU")
 	}
 	r := newRand(3)
-	for _, k := range []int{32, 64, 96, 128, 160, 224, 576, 1536} {
+	for _, k := range []int{32, 64, 96, 128, 160, 224, 576, 1536, 2048, 2720, 8224} {
 		for _, nr := range []int{1, 2, 3, 4, 5, 7, 8, 63, 65} {
 			for _, pad := range []int{0, 16, 33} {
 				for acc := 0; acc < 2; acc++ {
