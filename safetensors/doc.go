@@ -13,7 +13,10 @@
 // parameter model is a header parse and a few hundred slice headers; pages
 // are read from disk (or shared from the page cache) only when a kernel
 // touches them. Those views are read-only memory: writing to a frozen weight
-// faults, so code that trains a tensor in place must Clone it first. Every
+// faults, so code that trains a tensor in place must Clone it first.
+// (model.LoadWeights copies the weight matrices out of the mapping anyway,
+// into one block of huge pages in the order decoding reads them, and
+// releases each tensor's mapped pages with ReleaseTensor as it goes.) Every
 // error names the file and, where it applies, the tensor.
 //
 // A Hugging Face model folder holds either model.safetensors or shards listed
