@@ -274,9 +274,9 @@ func (p Precision) String() string {
 // names and shapes and reporting every problem at once. The matrices are
 // copied (converted to the precision's dtype) into one tensor.Arena, in
 // checkpoint order, which is the order a decoded token reads them: one run
-// of memory on huge pages where the OS has them (decoding at the
-// SmolLM2-135M shape in bf16 went from 89-98 to 105-121 tokens/s on the
-// 2-core development machine, docs/PERFORMANCE.md). A source that can
+// of memory on huge pages where the OS has them (one core of the 2-core
+// development machine reads 31-32 GB/s from them against 20-24 GB/s from
+// 4 KiB pages; docs/PERFORMANCE.md). A source that can
 // release a tensor's pages (safetensors' memory maps) is asked to after
 // each copy, so loading never holds two copies of the model. Vectors
 // (norms, biases) that already are F32 stay where src has them (possibly a
