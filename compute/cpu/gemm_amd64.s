@@ -2325,6 +2325,55 @@ dotsh2_done:
 	VZEROUPPER
 	RET
 
+// func gemvBF16AVX512(out *float32, q *float32, w *uint16, ldw, nr, k, acc int)
+TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ ldw+24(FP), R8
+	SHLQ $1, R8
+	MOVQ nr+32(FP), CX
+	MOVQ k+40(FP), R9
+	MOVQ acc+48(FP), BX
+	MOVL $0xFFFF0000, AX
+	VPBROADCASTD AX, Z31
+gemvh_row:
+	TESTQ CX, CX
+	JZ gemvh_done
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ R10, R10
+gemvh_col:
+	VMOVUPS (SI)(R10*4), Z16
+	VMOVUPS 64(SI)(R10*4), Z17
+	VMOVDQU32 (DX)(R10*2), Z20
+	VPSLLD $16, Z20, Z21
+	VPANDD Z31, Z20, Z20
+	VFMADD231PS Z21, Z16, Z0
+	VFMADD231PS Z20, Z17, Z1
+	ADDQ $32, R10
+	CMPQ R10, R9
+	JLT gemvh_col
+	VADDPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y8
+	VADDPS Y8, Y0, Y0
+	VEXTRACTF128 $1, Y0, X8
+	VADDPS X8, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	TESTQ BX, BX
+	JZ gemvh_store
+	VADDSS (DI), X0, X0
+gemvh_store:
+	MOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	DECQ CX
+	JMP gemvh_row
+gemvh_done:
+	VZEROUPPER
+	RET
+
 // func gemvBF16DotAVX512(out *float32, q, w *uint16, ldw, nr, k, acc int)
 TEXT ·gemvBF16DotAVX512(SB), NOSPLIT, $0-56
 	MOVQ out+0(FP), DI
@@ -2334,8 +2383,8 @@ TEXT ·gemvBF16DotAVX512(SB), NOSPLIT, $0-56
 	SHLQ $1, R8
 	MOVQ nr+32(FP), CX
 	MOVQ k+40(FP), R9
-	SHLQ $1, R9 // the row's bytes
 	MOVQ acc+48(FP), BX
+	SHLQ $1, R9 // the row's bytes
 gemvd_row:
 	TESTQ CX, CX
 	JZ gemvd_done

@@ -3,7 +3,7 @@
 package cpu
 
 // gemvBF16AVX512 is the AVX-512 row kernel of the few-row product (see
-// gemv_amd64.s and gemvKernel).
+// gen_kernels.go gemvWidenAVX512 and gemvKernel).
 //
 //go:noescape
 func gemvBF16AVX512(out, q *float32, w *uint16, ldw, nr, k, acc int)
@@ -18,7 +18,7 @@ func bf16RowKernel(k *kernels) gemvKernel {
 }
 
 // gemvBF16DotAVX512 is the AVX512_BF16 row kernel of the few-row product
-// (see gemv_amd64.s and gemvDotKernel).
+// (see gen_kernels.go gemvDotAVX512 and gemvDotKernel).
 //
 //go:noescape
 func gemvBF16DotAVX512(out *float32, q, w *uint16, ldw, nr, k, acc int)
