@@ -2,8 +2,10 @@ package bench
 
 import (
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"hone/compute/cpu"
 	"hone/model"
@@ -165,9 +167,15 @@ func TestGenerate(t *testing.T) {
 	defer e.Close()
 	c := tinyConfig()
 	m := RandomModel(c, model.BF16, 0.02, 1)
-	res, err := Generate(e, m, GenerateOptions{Prompt: 5, Tokens: 7, Seed: 1})
+	one := cpu.New(1)
+	defer one.Close()
+	res, err := Generate(e, m, GenerateOptions{Prompt: 5, Tokens: 7, Seed: 1, OneThread: one})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(res.OneThread) != 7 || res.OneThreadMedian <= 0 ||
+		math.Abs(res.OneThreadGBs-float64(res.StreamBytes)/res.OneThreadMedian.Seconds()/1e9) > 1e-9*res.OneThreadGBs {
+		t.Errorf("Generate: %d one-thread times, median %v, %g GB/s", len(res.OneThread), res.OneThreadMedian, res.OneThreadGBs)
 	}
 	if len(res.Decode) != 7 || len(res.Stream) != 7 {
 		t.Errorf("Generate: %d decode and %d stream times, want 7", len(res.Decode), len(res.Stream))
@@ -183,6 +191,29 @@ func TestGenerate(t *testing.T) {
 	}
 	if _, err := Generate(e, m, GenerateOptions{Prompt: 0, Tokens: 10}); err == nil {
 		t.Errorf("Generate with no prompt = nil error")
+	}
+}
+
+// TestRoundTrip: a round trip between two threads takes some nanoseconds
+// (far less than the second it may take), and one that cannot finish
+// reports so within its limit.
+func TestRoundTrip(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 || runtime.NumCPU() < 2 {
+		if _, ok := RoundTrip(); ok {
+			t.Errorf("RoundTrip on one CPU reported a time")
+		}
+		t.Skip("one CPU: no two threads to pass a cache line between")
+	}
+	d, ok := RoundTrip()
+	if !ok || d <= 0 || d > 100*time.Microsecond {
+		t.Errorf("RoundTrip() = %v, %v; want a positive time well under 100 µs", d, ok)
+	}
+	t0 := time.Now()
+	if _, ok := roundTrip(1<<40, 20*time.Millisecond); ok {
+		t.Errorf("roundTrip of 2^40 rounds within 20 ms reported success")
+	}
+	if el := time.Since(t0); el > 2*time.Second {
+		t.Errorf("roundTrip with a 20 ms limit took %v", el)
 	}
 }
 

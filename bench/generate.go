@@ -26,6 +26,11 @@ type GenerateOptions struct {
 	Prompt, Tokens int
 	// Seed draws the prompt.
 	Seed uint64
+	// OneThread, when not nil, is an engine on one thread: after each
+	// token it reads the weights too, which tells how much of the limit
+	// one core can pull (where that is near the two-thread read, a
+	// decoding step's small ops and handoffs cost the most).
+	OneThread Streamer
 }
 
 // GenerateResult is what a generation benchmark measured.
@@ -54,6 +59,12 @@ type GenerateResult struct {
 	LimitTokensPerSec float64
 	// OfLimit is TokensPerSec / LimitTokensPerSec.
 	OfLimit float64
+	// OneThread are the times of the one-thread read (with
+	// GenerateOptions.OneThread), OneThreadMedian their median and
+	// OneThreadGBs its bandwidth; zero without it.
+	OneThread       []time.Duration
+	OneThreadMedian time.Duration
+	OneThreadGBs    float64
 }
 
 // streamed lists the weight tensors one decoded token reads.
@@ -120,6 +131,15 @@ func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateRes
 		next = argmax(logits.F32())
 		res.Decode = append(res.Decode, time.Since(t0))
 		res.Stream = append(res.Stream, stream())
+		if o.OneThread != nil {
+			t0 := time.Now()
+			o.OneThread.StreamRead(weights...)
+			res.OneThread = append(res.OneThread, time.Since(t0))
+		}
+	}
+	if len(res.OneThread) > 0 {
+		res.OneThreadMedian = median(res.OneThread)
+		res.OneThreadGBs = float64(res.StreamBytes) / res.OneThreadMedian.Seconds() / 1e9
 	}
 	res.DecodeMedian = median(res.Decode)
 	res.TokensPerSec = 1 / res.DecodeMedian.Seconds()

@@ -133,7 +133,12 @@ token, every weight a token reads is read once more at full speed: decoding
 is bound by that read, so its time is the limit the decoding speed is
 compared with, measured side by side. Prints prefill and decode tokens/s,
 the bandwidth, the limit, the fraction of it reached and the peak resident
-memory.`,
+memory; with more than one thread also what one thread reads (timed after
+each token too) and the round trip of a cache line between two threads,
+which tell how the machine placed them (on a VM, two vCPUs on one CCD of an
+EPYC share its L3 and memory link: one thread reads nearly as fast as two
+and a handoff is fast; on two CCDs two threads read up to twice as fast but
+every handoff takes several times as long).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBenchGenerate(cmd, &gf, gopt) },
 	}
@@ -285,6 +290,11 @@ func runBenchGenerate(cmd *cobra.Command, f *benchModelFlags, o bench.GenerateOp
 	out := cmd.OutOrStdout()
 	e := cpu.New(f.threads)
 	defer e.Close()
+	if e.Threads() > 1 {
+		one := cpu.New(1)
+		defer one.Close()
+		o.OneThread = one
+	}
 	printMachine(out, f.threads)
 	fmt.Fprintf(out, "model %s: %.1fM parameters, %s weights; engine %s\n", name, float64(m.Config.NumParams())/1e6, prec, e.Name())
 	res, err := bench.Generate(e, m, o)
@@ -296,6 +306,13 @@ func runBenchGenerate(cmd *cobra.Command, f *benchModelFlags, o bench.GenerateOp
 	fmt.Fprintf(out, "weights read a token %.1f MB: median %.2f ms, %.1f GB/s, limit %.1f tokens/s\n",
 		float64(res.StreamBytes)/1e6, res.StreamMedian.Seconds()*1000, res.BandwidthGBs, res.LimitTokensPerSec)
 	fmt.Fprintf(out, "decode at %.0f%% of the bandwidth limit\n", 100*res.OfLimit)
+	if res.OneThreadGBs > 0 {
+		fmt.Fprintf(out, "one thread reads %.1f GB/s, %.0f%% of all %d", res.OneThreadGBs, 100*res.OneThreadGBs/res.BandwidthGBs, e.Threads())
+		if rt, ok := bench.RoundTrip(); ok {
+			fmt.Fprintf(out, "; a cache line's round trip between two threads %d ns", rt.Nanoseconds())
+		}
+		fmt.Fprintln(out)
+	}
 	printPeakRSS(out)
 	return nil
 }
