@@ -307,7 +307,7 @@ func runBenchGenerate(cmd *cobra.Command, f *benchModelFlags, o bench.GenerateOp
 		float64(res.StreamBytes)/1e6, res.StreamMedian.Seconds()*1000, res.BandwidthGBs, res.LimitTokensPerSec)
 	fmt.Fprintf(out, "decode at %.0f%% of the bandwidth limit\n", 100*res.OfLimit)
 	if res.OneThreadGBs > 0 {
-		fmt.Fprintf(out, "one thread reads %.1f GB/s, %.0f%% of all %d", res.OneThreadGBs, 100*res.OneThreadGBs/res.BandwidthGBs, e.Threads())
+		fmt.Fprintf(out, "one thread reads %.1f GB/s, %.0f%% of what %d read", res.OneThreadGBs, 100*res.OneThreadGBs/res.BandwidthGBs, e.Threads())
 		if rt, ok := bench.RoundTrip(); ok {
 			fmt.Fprintf(out, "; a cache line's round trip between two threads %d ns", rt.Nanoseconds())
 		}
