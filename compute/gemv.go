@@ -47,3 +47,24 @@ func MatMulSwiGLU(e Engine, out, a, gate, up, g, u *tensor.Tensor) {
 	MatMulShared(e, []*tensor.Tensor{g, u}, a, []*tensor.Tensor{gate, up})
 	e.SwiGLU(out, g, u)
 }
+
+// ReadAheader is the optional capability of an engine whose idle threads
+// can read the weights of a coming few-row pass (decoding) before it
+// starts, while they would otherwise wait at the end of the pass before it
+// and through the small ops between the two.
+type ReadAheader interface {
+	// ReadAhead announces the weights that the few-row pass after the
+	// coming one will read: ws in the order given to MatMulShared or
+	// MatMul, or with gated set the gate and up of MatMulSwiGLU. Called
+	// just before a pass; no weights withdraws the announcement. A hint:
+	// the results do not depend on it.
+	ReadAhead(gated bool, ws ...*tensor.Tensor)
+}
+
+// ReadAhead announces the weights of the few-row pass after the coming one
+// to an engine that is a ReadAheader, and does nothing otherwise.
+func ReadAhead(e Engine, gated bool, ws ...*tensor.Tensor) {
+	if r, ok := e.(ReadAheader); ok {
+		r.ReadAhead(gated, ws...)
+	}
+}

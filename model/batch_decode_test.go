@@ -218,3 +218,60 @@ func TestBatchDecodeBF16CPU(t *testing.T) {
 		}
 	}
 }
+
+// hideReadAhead is an engine without the read-ahead capability.
+type hideReadAhead struct{ *cpu.Engine }
+
+func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor) {}
+
+// TestDecodeReadAhead: announcing each pass's successor to the CPU engine
+// (whose worker then reads ahead and takes the passes' last shares) leaves
+// the logits bit for bit as they are without it, at a size whose passes
+// run on both threads, alone and batched.
+func TestDecodeReadAhead(t *testing.T) {
+	c := &Config{
+		ModelType: "llama", Hidden: 256, Intermediate: 512, Layers: 3, Heads: 4, KVHeads: 2, HeadDim: 64,
+		Vocab: 1000, MaxPositions: 64, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
+		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
+	}
+	w := Init(c, 0.1, 3)
+	for _, name := range c.LinearNames() {
+		l := w.LinearByName(name)
+		l.W = l.W.To(tensor.BF16)
+	}
+	m := New(c, w)
+	e := cpu.New(2)
+	defer e.Close()
+	var _ compute.ReadAheader = e
+	run := func(e compute.Engine) [][]float32 {
+		var out [][]float32
+		kcs := []*Cache{m.NewCache(16), m.NewCache(16)}
+		lg := tensor.New(tensor.F32, 1, c.Vocab)
+		for _, kc := range kcs {
+			if err := m.Decode(e, kc, []int32{1, 5, 9}, lg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range []int32{4, 6, 7, 8} {
+			if err := m.Decode(e, kcs[0], []int32{id}, lg); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append([]float32(nil), lg.F32()...))
+		}
+		blg := tensor.New(tensor.F32, 2, c.Vocab)
+		if err := m.NewBatchDecoder().Decode(e, kcs, []int32{3, 3}, blg); err != nil {
+			t.Fatal(err)
+		}
+		return append(out, blg.F32())
+	}
+	for try := 0; try < 5; try++ {
+		want, got := run(hideReadAhead{e}), run(e)
+		for s := range want {
+			for j, v := range want[s] {
+				if got[s][j] != v {
+					t.Fatalf("step %d logit %d: %v reading ahead, %v without", s, j, got[s][j], v)
+				}
+			}
+		}
+	}
+}

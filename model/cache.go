@@ -147,6 +147,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	h := tensor.New(m.ActType(), rows, c.Hidden)
 	e.RMSNorm(h, x, m.W.Norm, float32(c.RMSEps), nil)
 	m.head(e, logits, h, true, false)
+	compute.ReadAhead(e, false) // nothing comes
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedIn
 		storeRows(vDst, v)
 	}
 	e.Attention(la.Att, la.Q, kAll, vAll, nil, s)
-	m.mlp(e, L, la, sh, x, x, A)
+	m.mlp(e, l, la, sh, x, x, A)
 }
 
 // qkv sets la.Q, k and v from la.H1 (with Qwen3's per-head norms of q and
@@ -75,6 +75,8 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 	c := m.Config
 	eps := float32(c.RMSEps)
 	n := la.H1.Rows()
+	// the output projection comes after RoPE and attention
+	compute.ReadAhead(e, false, L.O.W)
 	if c.QKNorm {
 		sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.QRaw, la.KRaw, v})
 		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, nil)
@@ -84,17 +86,30 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 	sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.Q, k, v})
 }
 
-// mlp runs the output projection of la.Att, the residual from x, and the
-// MLP into out (which may alias x); gate and up in one pass.
-func (m *Model) mlp(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, x, out, A *tensor.Tensor) {
+// mlp runs layer l's output projection of la.Att, the residual from x,
+// and the MLP into out (which may alias x); gate and up in one pass. Before
+// each pass it announces the next one's weights to the engine
+// (compute.ReadAhead): the down projection's announces the next layer's q,
+// k and v, or after the last layer the LM head.
+func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, out, A *tensor.Tensor) {
+	L := &m.W.Layers[l]
 	eps := float32(m.Config.RMSEps)
+	gated := plain(&L.Gate) && plain(&L.Up)
+	compute.ReadAhead(e, gated, L.Gate.W, L.Up.W)
 	residual(e, &L.O, la.X2, la.Att, x)
 	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, nil)
-	if plain(&L.Gate) && plain(&L.Up) {
+	compute.ReadAhead(e, false, L.Down.W)
+	if gated {
 		compute.MatMulSwiGLU(e, A, la.H2, L.Gate.W, L.Up.W, la.G, la.U)
 	} else {
 		sh.forward(e, la.H2, []*Linear{&L.Gate, &L.Up}, []*tensor.Tensor{la.G, la.U})
 		e.SwiGLU(A, la.G, la.U)
+	}
+	if l+1 < len(m.W.Layers) {
+		n := &m.W.Layers[l+1]
+		compute.ReadAhead(e, false, n.Q.W, n.K.W, n.V.W)
+	} else {
+		compute.ReadAhead(e, false, m.W.LMHead)
 	}
 	residual(e, &L.Down, out, A, la.X2)
 }

@@ -37,7 +37,8 @@ func newWithKernels(threads int, k kernels) *Engine {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	return &Engine{threads: threads, pool: newPool(threads), kern: k, frozen: frozenSet{budget: DefaultFrozenBudget}}
+	read := func(x []float32) float32 { return dot(k.vec, x, x) }
+	return &Engine{threads: threads, pool: newPool(threads, read), kern: k, frozen: frozenSet{budget: DefaultFrozenBudget}}
 }
 
 // Close stops the engine's worker goroutines. The engine must not be used

@@ -221,7 +221,12 @@ func (g *gemvPass) run() {
 			g.do(t)
 		}
 	} else {
-		e.pool.run(tasks, g.task)
+		// the workers from the back, where what was read ahead for
+		// this pass lies
+		e.pool.runEnds(tasks, g.task)
+	}
+	if len(g.parts) > 0 {
+		e.pool.withdraw(g.parts[0].b.data())
 	}
 	g.e = nil
 	clear(g.parts) // hold no weights or outputs while pooled

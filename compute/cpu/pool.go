@@ -17,7 +17,8 @@ import (
 // A worker that finishes a job spins for spinTime() watching for the next one
 // before it parks on the channel: the ops of a decoding step come a few
 // microseconds apart, and waking a parked goroutine costs about as much as
-// a small op itself.
+// a small op itself. While it spins, the first worker reads ahead the
+// weights that the next few-row pass will give it (readahead.go).
 type pool struct {
 	workers int // goroutines besides the caller
 	jobs    chan *job
@@ -27,6 +28,10 @@ type pool struct {
 	// workers as it needs.
 	latest   atomic.Pointer[job]
 	spinning atomic.Int32
+	// ahead is what the first worker reads while it waits, and read the
+	// kernel it reads with
+	ahead atomic.Pointer[readAhead]
+	read  func([]float32) float32
 }
 
 // How long an idle worker watches for a new job before it parks, and how
@@ -87,9 +92,14 @@ func otherLoad(threads int) (float64, bool) {
 	return max(0, l-float64(threads)), true
 }
 
-// job is one call to run.
+// job is one call to run or runEnds.
 type job struct {
 	n, next, done atomic.Int64
+	// ends is set by runEnds: claimed counts the tasks taken, next those
+	// taken by the caller from the front and back those taken by the
+	// workers from the back
+	ends          bool
+	claimed, back atomic.Int64
 	f             func(int)
 	fin           chan struct{}
 	// failed holds the first panic of a task, re-raised by run on the
@@ -98,39 +108,47 @@ type job struct {
 }
 
 // newPool starts threads-1 workers: the caller of run is the last thread.
-func newPool(threads int) *pool {
-	p := &pool{workers: threads - 1, jobs: make(chan *job, 4*threads), quit: make(chan struct{})}
+// read is the kernel with which the first worker reads ahead.
+func newPool(threads int, read func([]float32) float32) *pool {
+	p := &pool{workers: threads - 1, jobs: make(chan *job, 4*threads), quit: make(chan struct{}), read: read}
 	for i := 0; i < p.workers; i++ {
-		go p.loop()
+		go p.loop(i == 0 && read != nil)
 	}
 	return p
 }
 
-func (p *pool) loop() {
+// loop is a worker; the first one (first set) reads ahead while it spins.
+func (p *pool) loop(first bool) {
 	var seen *job
+	var ra aheadState
 	for {
 		select {
 		case j := <-p.jobs:
-			j.work()
+			j.work(true)
 			seen = j
 		case <-p.quit:
 			return
 		}
-		seen = p.spin(seen)
+		seen = p.spin(seen, first, &ra)
 	}
 }
 
 // spin runs every new job published in latest until none has come for
-// spinTime, and returns the last one it saw.
-func (p *pool) spin(seen *job) *job {
+// spinTime, and returns the last one it saw. With ahead set, it reads the
+// announced weights meanwhile, stopping as soon as a job comes.
+func (p *pool) spin(seen *job, ahead bool, ra *aheadState) *job {
 	p.spinning.Add(1)
 	defer p.spinning.Add(-1)
 	limit := spinTime(p.workers + 1)
 	start := time.Now()
 	for i := 1; ; i++ {
 		if j := p.latest.Load(); j != seen {
-			j.work()
+			j.work(true)
 			seen = j
+			start = time.Now()
+			continue
+		}
+		if ahead && p.readAhead(seen, ra) {
 			start = time.Now()
 			continue
 		}
@@ -140,9 +158,20 @@ func (p *pool) spin(seen *job) *job {
 	}
 }
 
-// work takes tasks until none is left.
-func (j *job) work() {
+// work takes tasks until none is left: from the front, or in a job of
+// runEnds from the back when worker is set.
+func (j *job) work(worker bool) {
 	n := j.n.Load()
+	if j.ends {
+		for j.claimed.Add(1) <= n {
+			if worker {
+				j.do(int(n-j.back.Add(1)), n)
+			} else {
+				j.do(int(j.next.Add(1)-1), n)
+			}
+		}
+		return
+	}
 	for {
 		i := j.next.Add(1) - 1
 		if i >= n {
@@ -171,7 +200,15 @@ func (j *job) do(i int, n int64) {
 
 // run calls f(0), ..., f(tasks-1) across the pool and returns when all
 // have returned.
-func (p *pool) run(tasks int, f func(int)) {
+func (p *pool) run(tasks int, f func(int)) { p.start(tasks, f, false) }
+
+// runEnds is run with the caller taking tasks from the front and the
+// workers from the back, where the weights the first worker read ahead
+// lie (readahead.go).
+func (p *pool) runEnds(tasks int, f func(int)) { p.start(tasks, f, true) }
+
+// start is run or, with ends, runEnds.
+func (p *pool) start(tasks int, f func(int), ends bool) {
 	if tasks <= 0 {
 		return
 	}
@@ -181,7 +218,7 @@ func (p *pool) run(tasks int, f func(int)) {
 		}
 		return
 	}
-	j := &job{f: f, fin: make(chan struct{})}
+	j := &job{f: f, fin: make(chan struct{}), ends: ends}
 	j.n.Store(int64(tasks))
 	p.latest.Store(j)
 	for i := int(p.spinning.Load()); i < min(p.workers, tasks-1); i++ {
@@ -190,7 +227,7 @@ func (p *pool) run(tasks int, f func(int)) {
 		default: // every worker is busy and the queue full: do it ourselves
 		}
 	}
-	j.work()
+	j.work(false)
 	// The other threads are finishing their last tasks: watch for the end
 	// a while before parking, which would cost a wake-up on the critical
 	// path of every small op.

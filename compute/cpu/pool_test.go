@@ -9,13 +9,15 @@ import (
 
 func TestPool(t *testing.T) {
 	for _, threads := range []int{1, 2, 5} {
-		p := newPool(threads)
-		for _, tasks := range []int{0, 1, 3, 100} {
-			var hits = make([]atomic.Int32, tasks)
-			p.run(tasks, func(i int) { hits[i].Add(1) })
-			for i := range hits {
-				if n := hits[i].Load(); n != 1 {
-					t.Fatalf("pool(%d).run(%d): task %d ran %d times, want 1", threads, tasks, i, n)
+		p := newPool(threads, nil)
+		for _, tasks := range []int{0, 1, 2, 3, 100} {
+			for _, ends := range []bool{false, true} {
+				var hits = make([]atomic.Int32, tasks)
+				p.start(tasks, func(i int) { hits[i].Add(1) }, ends)
+				for i := range hits {
+					if n := hits[i].Load(); n != 1 {
+						t.Fatalf("pool(%d).start(%d, ends %v): task %d ran %d times, want 1", threads, tasks, ends, i, n)
+					}
 				}
 			}
 		}
@@ -38,7 +40,7 @@ func TestPool(t *testing.T) {
 }
 
 func TestPoolPanic(t *testing.T) {
-	p := newPool(2)
+	p := newPool(2, nil)
 	defer p.close()
 	defer func() {
 		if r := recover(); r != "task 7" {
@@ -54,7 +56,7 @@ func TestPoolPanic(t *testing.T) {
 
 // BenchmarkPoolRun measures the cost of one run of 8 empty tasks.
 func BenchmarkPoolRun(b *testing.B) {
-	p := newPool(2)
+	p := newPool(2, nil)
 	defer p.close()
 	for b.Loop() {
 		p.run(8, func(int) {})
@@ -65,7 +67,7 @@ func BenchmarkPoolRun(b *testing.B) {
 // threads, the shape of a decoding pass, and reports how often they did not
 // overlap (%-serial): one thread ran both, the other joined too late.
 func BenchmarkPoolPair(b *testing.B) {
-	p := newPool(2)
+	p := newPool(2, nil)
 	defer p.close()
 	var sink [16]float64
 	var span [2][2]time.Time

@@ -1,0 +1,138 @@
+package cpu
+
+import (
+	"slices"
+	"testing"
+	"unsafe"
+
+	"hone/tensor"
+)
+
+// TestRunEnds: in a job of runEnds the workers take tasks from the back
+// and the caller from the front, each task once: a worker starts, and the
+// caller joins during its first task.
+func TestRunEnds(t *testing.T) {
+	j := &job{ends: true, fin: make(chan struct{})}
+	j.n.Store(5)
+	var order []int
+	j.f = func(i int) {
+		order = append(order, i)
+		if len(order) == 1 {
+			j.work(false) // the caller joins
+		}
+	}
+	j.work(true)
+	if want := []int{4, 0, 1, 2, 3}; !slices.Equal(order, want) {
+		t.Fatalf("tasks ran in the order %v, want %v", order, want)
+	}
+	if j.done.Load() != 5 {
+		t.Fatalf("%d tasks counted done, want 5", j.done.Load())
+	}
+}
+
+// TestReadAheadAnnounce: an announcement names the tail of the pass's
+// weights that a worker takes first, within the budget, and the pass that
+// reads the first weight withdraws it.
+func TestReadAheadAnnounce(t *testing.T) {
+	e := New(2)
+	defer e.Close()
+	bf := func(n, k int) *tensor.Tensor { return tensor.New(tensor.BF16, n, k) }
+	q, k, v := bf(576, 576), bf(192, 576), bf(192, 576) // 648, 216, 216 KiB
+	gate, up := bf(1536, 576), bf(1536, 576)             // 1728 KiB each
+	small := bf(64, 64)                                  // 8 KiB
+	end := func(t *tensor.Tensor) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(len(t.Data)) }
+	check := func(name string, want [][2]any) {
+		t.Helper()
+		a := e.pool.ahead.Load()
+		if a == nil {
+			t.Fatalf("%s: no announcement", name)
+		}
+		if a.n != len(want) {
+			t.Fatalf("%s: %d pieces, want %d", name, a.n, len(want))
+		}
+		for i, w := range want {
+			d, wt, bytes := a.data[i], w[0].(*tensor.Tensor), w[1].(int)
+			if got := uintptr(unsafe.Pointer(&d[0])) + uintptr(4*len(d)); got != end(wt) {
+				t.Errorf("%s: piece %d does not end where its weight does", name, i)
+			}
+			if 4*len(d) != bytes {
+				t.Errorf("%s: piece %d is %d bytes, want %d", name, i, 4*len(d), bytes)
+			}
+		}
+	}
+	// q, k and v: the budget (512 KiB) from v back
+	e.ReadAhead(false, q, k, v)
+	check("qkv", [][2]any{{v, 216 << 10}, {k, 216 << 10}, {q, 80 << 10}})
+	// gated: the same rows of both
+	e.ReadAhead(true, gate, up)
+	check("gated", [][2]any{{up, 256 << 10}, {gate, 256 << 10}})
+	// a small pass: the worker's half
+	e.ReadAhead(false, small)
+	check("small", [][2]any{{small, 4 << 10}})
+	// a pass reading another weight leaves it; one reading small ends it
+	x, y := tensor.New(tensor.F32, 1, 64), tensor.New(tensor.F32, 1, 64)
+	e.MatMul(y, x, bf(64, 64), false, true, false)
+	if e.pool.ahead.Load() == nil {
+		t.Fatal("a pass over other weights withdrew the announcement")
+	}
+	e.MatMul(y, x, small, false, true, false)
+	if e.pool.ahead.Load() != nil {
+		t.Fatal("the announced pass did not withdraw its announcement")
+	}
+	// nil and nothing withdraw; a one-thread engine ignores announcements
+	e.ReadAhead(false, small)
+	e.ReadAhead(false, nil)
+	if e.pool.ahead.Load() != nil {
+		t.Fatal("an announcement of nothing did not withdraw the last one")
+	}
+	one := New(1)
+	defer one.Close()
+	one.ReadAhead(false, q)
+	if one.pool.ahead.Load() != nil {
+		t.Fatal("a one-thread engine kept an announcement")
+	}
+}
+
+// TestReadAheadRead: the worker's reading covers every announced byte
+// once, stops when a job comes and resumes where it stopped, and starts
+// over for a new announcement.
+func TestReadAheadRead(t *testing.T) {
+	var read int
+	var stopAt int
+	p := &pool{}
+	j0, j1 := &job{}, &job{}
+	p.latest.Store(j0)
+	p.read = func(x []float32) float32 {
+		read += 4 * len(x)
+		if read == stopAt {
+			p.latest.Store(j1) // a job comes
+		}
+		return 0
+	}
+	w := make([]float32, 10*aheadChunk+5)
+	a := &readAhead{gen: aheadGen.Add(1), n: 2}
+	a.data[0], a.data[1] = w[:3*aheadChunk], w[3*aheadChunk:]
+	p.ahead.Store(a)
+	var st aheadState
+	stopAt = 4 * 4 * aheadChunk
+	if !p.readAhead(j0, &st) || read != stopAt {
+		t.Fatalf("read %d bytes before the job came, want %d", read, stopAt)
+	}
+	p.latest.Store(j0)
+	if !p.readAhead(j0, &st) || read != 4*len(w) {
+		t.Fatalf("read %d bytes in all, want %d", read, 4*len(w))
+	}
+	if p.readAhead(j0, &st) || read != 4*len(w) {
+		t.Fatal("read a finished announcement again")
+	}
+	b := &readAhead{gen: aheadGen.Add(1), n: 1}
+	b.data[0] = w[:aheadChunk]
+	p.ahead.Store(b)
+	if !p.readAhead(j0, &st) || read != 4*len(w)+4*aheadChunk {
+		t.Fatal("a new announcement was not read")
+	}
+	p.ahead.Store(nil)
+	if p.readAhead(j0, &st) {
+		t.Fatal("read with no announcement")
+	}
+}
