@@ -38,8 +38,8 @@ func TestReadAheadAnnounce(t *testing.T) {
 	defer e.Close()
 	bf := func(n, k int) *tensor.Tensor { return tensor.New(tensor.BF16, n, k) }
 	q, k, v := bf(576, 576), bf(192, 576), bf(192, 576) // 648, 216, 216 KiB
-	gate, up := bf(1536, 576), bf(1536, 576)             // 1728 KiB each
-	small := bf(64, 64)                                  // 8 KiB
+	gate, up := bf(1536, 576), bf(1536, 576)            // 1728 KiB each
+	small := bf(64, 64)                                 // 8 KiB
 	end := func(t *tensor.Tensor) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(len(t.Data)) }
 	check := func(name string, want [][2]any) {
 		t.Helper()
