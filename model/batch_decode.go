@@ -113,5 +113,5 @@ func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.
 			Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: scale}
 		e.Attention(la.Att.Slice(i, i+1), la.Q.Slice(i, i+1), kc.K[l].Slice(0, p+1), kc.V[l].Slice(0, p+1), nil, s)
 	}
-	m.mlp(e, l, la, &sc.sh, x, x, sc.A)
+	m.mlp(e, l, la, &sc.sh, x, sc.A)
 }

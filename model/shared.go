@@ -66,7 +66,7 @@ func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedIn
 		storeRows(vDst, v)
 	}
 	e.Attention(la.Att, la.Q, kAll, vAll, nil, s)
-	m.mlp(e, l, la, sh, x, x, A)
+	m.mlp(e, l, la, sh, x, A)
 }
 
 // qkv sets la.Q, k and v from la.H1 (with Qwen3's per-head norms of q and
@@ -86,18 +86,20 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 	sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.Q, k, v})
 }
 
-// mlp runs layer l's output projection of la.Att, the residual from x,
-// and the MLP into out (which may alias x); gate and up in one pass. Before
-// each pass it announces the next one's weights to the engine
-// (compute.ReadAhead): the down projection's announces the next layer's q,
-// k and v, or after the last layer the LM head.
-func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, out, A *tensor.Tensor) {
+// mlp adds layer l's output projection of la.Att to the residual stream
+// x, and then the MLP of its norm: in place, without copying the stream
+// (the sums are those of out = r + product, in the same order). Gate and
+// up run in one pass. Before each pass it announces the next one's
+// weights to the engine (compute.ReadAhead): the down projection's
+// announces the next layer's q, k and v, or after the last layer the LM
+// head.
+func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, A *tensor.Tensor) {
 	L := &m.W.Layers[l]
 	eps := float32(m.Config.RMSEps)
 	gated := plain(&L.Gate) && plain(&L.Up)
 	compute.ReadAhead(e, gated, L.Gate.W, L.Up.W)
-	residual(e, &L.O, la.X2, la.Att, x)
-	e.RMSNorm(la.H2, la.X2, L.MLPNorm, eps, nil)
+	addTo(e, &L.O, x, la.Att, la.X2)
+	e.RMSNorm(la.H2, x, L.MLPNorm, eps, nil)
 	compute.ReadAhead(e, false, L.Down.W)
 	if gated {
 		compute.MatMulSwiGLU(e, A, la.H2, L.Gate.W, L.Up.W, la.G, la.U)
@@ -111,21 +113,18 @@ func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, 
 	} else {
 		compute.ReadAhead(e, false, m.W.LMHead)
 	}
-	residual(e, &L.Down, out, A, la.X2)
+	addTo(e, &L.Down, x, A, la.X2)
 }
 
-// residual sets out = r + l(x) (out may alias r, not x). A plain weight
-// adds its product to a copy of r, which saves the engine an Add.
-func residual(e compute.Engine, l *Linear, out, x, r *tensor.Tensor) {
+// addTo adds l(in) to r in place. A plain weight accumulates its product
+// into r; any other layer computes into tmp, then adds.
+func addTo(e compute.Engine, l *Linear, r, in, tmp *tensor.Tensor) {
 	if !plain(l) {
-		l.Forward(e, out, x, false)
-		e.Add(out, out, r)
+		l.Forward(e, tmp, in, false)
+		e.Add(r, r, tmp)
 		return
 	}
-	if out != r {
-		copy(out.Data, r.Data)
-	}
-	e.MatMul(out, x, l.W, false, true, true)
+	e.MatMul(r, in, l.W, false, true, true)
 }
 
 // plain reports whether l is a bare weight: not quantised, no bias, no
