@@ -10,7 +10,8 @@ import (
 // by every weight matrix of the model, so a token's time is that of
 // streaming the weights from memory once. The product reads the weights in
 // place, as stored, and splits them into shares of rows sized in bytes,
-// which the threads take from a shared counter; several products that read
+// which the caller takes from the front and the workers from the back,
+// where a worker has read ahead (readahead.go); several products that read
 // the same rows of A (the q, k and v projections; gate and up) can share
 // one pass and one barrier (MatMulShared).
 

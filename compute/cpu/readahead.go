@@ -20,11 +20,13 @@ import (
 // time that was idle: the results do not depend on it.
 //
 // On the 2-core Zen 4 machine (1 MiB L2 a core), decoding at the
-// SmolLM2-135M shape, each token alternated with one without it in one
-// process (8 x 64 tokens a variant, contexts 16-80, median of the paired
-// ratios, 3 processes each): reading 128 KiB ahead took 1.3-2.6% off a
-// token, 256 KiB 1.5-4.1%, 512 KiB 3.0-4.8%, 768 KiB and 1 MiB 3.0-4.4%
-// (docs/PERFORMANCE.md).
+// SmolLM2-135M shape, each token alternated with one decoded another way in
+// one process (8 x 64 tokens a variant, contexts 16-80, median of the
+// paired ratios, 3 processes each): with shares of up to 256 KiB, reading
+// 128 KiB ahead took 0.5-2.6% off a token, 256 KiB 1.5-4.1%, 512 KiB
+// 2.0-4.8%, 768 KiB and 1 MiB 2.6-4.4%; with the final 1 MiB shares, 512
+// KiB took 2.7-3.3% off against no reading ahead, 1 MiB the same as 512
+// KiB, 256 KiB 0.7% less (docs/PERFORMANCE.md).
 const readAheadBytes = 512 << 10
 
 // aheadChunk is how many float32s the worker reads between two looks for
