@@ -105,17 +105,7 @@ func TestBatchDecodeMatchesDecode(t *testing.T) {
 // values stored there are those of a float32 cache rounded: exactly so in
 // the first layer, whose keys and values do not depend on attention.
 func TestBF16Cache(t *testing.T) {
-	c := &Config{
-		ModelType: "llama", Hidden: 32, Intermediate: 48, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 8,
-		Vocab: 50, MaxPositions: 64, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
-		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
-	}
-	w := Init(c, 0.3, 7)
-	for _, name := range c.LinearNames() {
-		l := w.LinearByName(name)
-		l.W = l.W.To(tensor.BF16)
-	}
-	m := New(c, w)
+	c, m := bf16Llama(32, 48, 2, 8, 50, 0.3, 7)
 	ids := []int32{1, 5, 9, 4, 4, 30}
 	k16 := m.NewCache(16)
 	k32 := m.NewCache(16)
@@ -165,17 +155,7 @@ func TestBF16Cache(t *testing.T) {
 // products and cache), sequences decoded together give the logits of
 // decoding each alone.
 func TestBatchDecodeBF16CPU(t *testing.T) {
-	c := &Config{
-		ModelType: "llama", Hidden: 64, Intermediate: 96, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 16,
-		Vocab: 50, MaxPositions: 128, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
-		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
-	}
-	w := Init(c, 0.3, 9)
-	for _, name := range c.LinearNames() {
-		l := w.LinearByName(name)
-		l.W = l.W.To(tensor.BF16)
-	}
-	m := New(c, w)
+	c, m := bf16Llama(64, 96, 2, 16, 50, 0.3, 9)
 	e := cpu.New(2)
 	defer e.Close()
 	prompts := [][]int32{{1, 5, 9}, {1}, {1, 7, 3, 3, 8, 11, 4, 4, 4, 40}}
@@ -229,17 +209,7 @@ func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor) {}
 // the logits bit for bit as they are without it, at a size whose passes
 // run on both threads, alone and batched.
 func TestDecodeReadAhead(t *testing.T) {
-	c := &Config{
-		ModelType: "llama", Hidden: 256, Intermediate: 512, Layers: 3, Heads: 4, KVHeads: 2, HeadDim: 64,
-		Vocab: 1000, MaxPositions: 64, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
-		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
-	}
-	w := Init(c, 0.1, 3)
-	for _, name := range c.LinearNames() {
-		l := w.LinearByName(name)
-		l.W = l.W.To(tensor.BF16)
-	}
-	m := New(c, w)
+	c, m := bf16Llama(256, 512, 3, 64, 1000, 0.1, 3)
 	e := cpu.New(2)
 	defer e.Close()
 	var _ compute.ReadAheader = e
@@ -274,4 +244,21 @@ func TestDecodeReadAhead(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bf16Llama returns a random Llama-style model (4 heads, 2 key/value heads)
+// of the given sizes with bf16 projection weights, drawn at scale from
+// seed.
+func bf16Llama(hidden, inter, layers, headDim, vocab int, scale float64, seed uint64) (*Config, *Model) {
+	c := &Config{
+		ModelType: "llama", Hidden: hidden, Intermediate: inter, Layers: layers, Heads: 4, KVHeads: 2, HeadDim: headDim,
+		Vocab: vocab, MaxPositions: 128, RMSEps: 1e-5, BOS: 1, EOS: []int{2}, Pad: -1,
+		Rope: Rope{Theta: 10000, Type: "default", Factor: 1},
+	}
+	w := Init(c, scale, seed)
+	for _, name := range c.LinearNames() {
+		l := w.LinearByName(name)
+		l.W = l.W.To(tensor.BF16)
+	}
+	return c, New(c, w)
 }
