@@ -7,6 +7,7 @@ import (
 	"hone/compute"
 	"hone/compute/cpu"
 	"hone/compute/ref"
+	"hone/internal/race"
 	"hone/tensor"
 )
 
@@ -243,6 +244,34 @@ func TestDecodeReadAhead(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecodeAllocs: once warm, decoding a token on the CPU engine, at a
+// size whose passes run on both threads and are announced for reading
+// ahead, allocates nothing: a new allocation is memory that the streamed
+// weights have evicted, a miss on the critical path of every op.
+func TestDecodeAllocs(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's sync.Pool drops buffers: allocations are not counted")
+	}
+	c, m := bf16Llama(256, 512, 3, 64, 1000, 0.1, 3)
+	e := cpu.New(2)
+	defer e.Close()
+	kc := m.NewCache(16)
+	lg := tensor.New(tensor.F32, 1, c.Vocab)
+	if err := m.Decode(e, kc, []int32{1, 5, 9}, lg); err != nil {
+		t.Fatal(err)
+	}
+	id := []int32{4}
+	step := func() {
+		if err := m.Decode(e, kc, id, lg); err != nil {
+			t.Fatal(err)
+		}
+		kc.Truncate(3)
+	}
+	if n := testing.AllocsPerRun(20, step); n != 0 {
+		t.Errorf("a decoding step allocates %v times, want 0", n)
 	}
 }
 

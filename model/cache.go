@@ -19,11 +19,13 @@ type Cache struct {
 }
 
 type decodeScratch struct {
-	la  *layerActs
-	x   *tensor.Tensor
-	A   *tensor.Tensor
-	pos []int32
-	sh  sharedInput
+	la   *layerActs
+	x, h *tensor.Tensor
+	A    *tensor.Tensor
+	pos  []int32
+	sh   sharedInput
+	// views of a layer's cache rows, taken anew for every layer
+	kDst, vDst, kAll, vAll tensor.Tensor
 }
 
 // NewCache returns an empty cache for up to capacity positions, in bf16
@@ -110,7 +112,7 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	sc := kc.scratch[n]
 	if sc == nil {
 		dt := m.ActType()
-		sc = &decodeScratch{la: newLayerActs(c, dt, 1, n), x: tensor.New(dt, n, c.Hidden),
+		sc = &decodeScratch{la: newLayerActs(c, dt, 1, n), x: tensor.New(dt, n, c.Hidden), h: tensor.New(dt, n, c.Hidden),
 			A: tensor.New(dt, n, c.Intermediate), pos: make([]int32, n)}
 		if n == 1 || len(kc.scratch) < 4 {
 			kc.scratch[n] = sc
@@ -128,10 +130,10 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	x := sc.x
 	m.embed(e, x, ids)
 	for l := range m.W.Layers {
-		kDst := kc.K[l].Slice(kc.Len, kc.Len+n)
-		vDst := kc.V[l].Slice(kc.Len, kc.Len+n)
-		kAll := kc.K[l].Slice(0, kc.Len+n)
-		vAll := kc.V[l].Slice(0, kc.Len+n)
+		kDst := kc.K[l].SliceTo(&sc.kDst, kc.Len, kc.Len+n)
+		vDst := kc.V[l].SliceTo(&sc.vDst, kc.Len, kc.Len+n)
+		kAll := kc.K[l].SliceTo(&sc.kAll, 0, kc.Len+n)
+		vAll := kc.V[l].SliceTo(&sc.vAll, 0, kc.Len+n)
 		sc.la.X = x
 		m.decodeLayer(e, l, sc.la, &sc.sh, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, sc.A)
 	}
@@ -144,7 +146,10 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 	default:
 		return fmt.Errorf("decode: logits have %d rows for %d tokens", rows, n)
 	}
-	h := tensor.New(m.ActType(), rows, c.Hidden)
+	h := sc.h
+	if rows < n {
+		h = h.Slice(0, rows)
+	}
 	e.RMSNorm(h, x, m.W.Norm, float32(c.RMSEps), nil)
 	m.head(e, logits, h, true, false)
 	compute.ReadAhead(e, false) // nothing comes

@@ -13,6 +13,15 @@ import (
 // allocates nothing.
 type sharedInput struct {
 	ws, ys []*tensor.Tensor
+	ahead  [4]*tensor.Tensor
+}
+
+// announce is compute.ReadAhead without the variadic slice that an
+// interface call would move to the heap on every pass.
+func (s *sharedInput) announce(e compute.Engine, gated bool, ws ...*tensor.Tensor) {
+	n := copy(s.ahead[:], ws)
+	compute.ReadAhead(e, gated, s.ahead[:n]...)
+	clear(s.ahead[:])
 }
 
 // forward sets ys[i] = ls[i].Forward(x) for every i (inference: no
@@ -76,7 +85,7 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 	eps := float32(c.RMSEps)
 	n := la.H1.Rows()
 	// the output projection comes after RoPE and attention
-	compute.ReadAhead(e, false, L.O.W)
+	sh.announce(e, false, L.O.W)
 	if c.QKNorm {
 		sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.QRaw, la.KRaw, v})
 		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, nil)
@@ -97,10 +106,10 @@ func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, 
 	L := &m.W.Layers[l]
 	eps := float32(m.Config.RMSEps)
 	gated := plain(&L.Gate) && plain(&L.Up)
-	compute.ReadAhead(e, gated, L.Gate.W, L.Up.W)
+	sh.announce(e, gated, L.Gate.W, L.Up.W)
 	addTo(e, &L.O, x, la.Att, la.X2)
 	e.RMSNorm(la.H2, x, L.MLPNorm, eps, nil)
-	compute.ReadAhead(e, false, L.Down.W)
+	sh.announce(e, false, L.Down.W)
 	if gated {
 		compute.MatMulSwiGLU(e, A, la.H2, L.Gate.W, L.Up.W, la.G, la.U)
 	} else {
@@ -109,9 +118,9 @@ func (m *Model) mlp(e compute.Engine, l int, la *layerActs, sh *sharedInput, x, 
 	}
 	if l+1 < len(m.W.Layers) {
 		n := &m.W.Layers[l+1]
-		compute.ReadAhead(e, false, n.Q.W, n.K.W, n.V.W)
+		sh.announce(e, false, n.Q.W, n.K.W, n.V.W)
 	} else {
-		compute.ReadAhead(e, false, m.W.LMHead)
+		sh.announce(e, false, m.W.LMHead)
 	}
 	addTo(e, &L.Down, x, A, la.X2)
 }

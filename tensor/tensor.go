@@ -168,12 +168,20 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 
 // Slice returns a view of rows [lo, hi) along the first dimension.
 func (t *Tensor) Slice(lo, hi int) *Tensor {
+	return t.SliceTo(&Tensor{}, lo, hi)
+}
+
+// SliceTo makes v the view that Slice(lo, hi) returns, reusing v's shape
+// storage, and returns v: a loop that takes the same views on every step
+// (a decoding step's cache rows) allocates nothing.
+func (t *Tensor) SliceTo(v *Tensor, lo, hi int) *Tensor {
 	if len(t.Shape) == 0 || lo < 0 || hi > t.Shape[0] || lo > hi {
 		panic(fmt.Sprintf("tensor.Slice(%d, %d) of %v", lo, hi, t))
 	}
 	row := numel(t.Shape[1:]) * t.DType.Size()
-	shape := append([]int{hi - lo}, t.Shape[1:]...)
-	return &Tensor{DType: t.DType, Shape: shape, Data: t.Data[lo*row : hi*row : hi*row]}
+	shape := append(append(v.Shape[:0], hi-lo), t.Shape[1:]...)
+	*v = Tensor{DType: t.DType, Shape: shape, Data: t.Data[lo*row : hi*row : hi*row]}
+	return v
 }
 
 // Clone returns a deep copy with its own storage.

@@ -79,6 +79,18 @@ func TestViews(t *testing.T) {
 	if v[4] != 40 {
 		t.Fatal("Slice does not share storage")
 	}
+	var w Tensor
+	for _, r := range [][2]int{{0, 3}, {2, 3}, {1, 1}} {
+		x.SliceTo(&w, r[0], r[1])
+		want := x.Slice(r[0], r[1])
+		if w.DType != want.DType || !w.SameShape(want) || len(w.Data) != len(want.Data) || cap(w.Data) != cap(want.Data) ||
+			(len(w.Data) > 0 && &w.Data[0] != &want.Data[0]) {
+			t.Fatalf("SliceTo(%d, %d) = %v, Slice gives %v", r[0], r[1], &w, want)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { x.SliceTo(&w, 1, 2) }); n != 0 {
+		t.Fatalf("SliceTo into a used view allocates %v times", n)
+	}
 	b := x.To(BF16)
 	if b.ToF32().F32()[11] != 11 {
 		t.Fatal("F32 -> BF16 -> F32 changed a small integer")

@@ -216,7 +216,7 @@ const attnRangeKeys = 32
 // half the bytes to read, widened exactly).
 func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compute.AttnShape) {
 	fast := e.kern.vec
-	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	hd, ldq := s.HeadDim, s.Heads*s.HeadDim
 	n := min(s.Tk, s.QOffset+1) // keys visible to the query
 	parallel := e.threads > 1 && 4*s.Batch*s.Heads*n*hd >= parallelFlops
 	parts := 1
@@ -229,48 +229,14 @@ func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compu
 	pb := getBuf[float32](s.Batch * parts * s.Heads * stride)
 	defer putBuf(pb)
 	part := pb.s
-	work := func(t int) {
-		b, r := t/parts, t%parts
-		j0, j1 := n*r/parts, n*(r+1)/parts
-		sb := getBuf[float32](j1 - j0)
-		defer putBuf(sb)
-		p := sb.s[:j1-j0]
-		// the range's rows of every key head: contiguous, asked for at
-		// once rather than met as misses head by head
-		r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
-		if kh != nil {
-			prefetch(kh[r0:r1])
-			prefetch(vh[r0:r1])
-		} else {
-			prefetch(kf[r0:r1])
-			prefetch(vf[r0:r1])
-		}
-		for h := 0; h < s.Heads; h++ {
-			g := h / group
-			qi := qv[b*ldq+h*hd:][:hd]
-			if kh != nil {
-				dotsBF16(fast, p, qi, kh[r0+g*hd:], ldk)
-			} else {
-				dots(fast, p, qi, kf[r0+g*hd:], ldk)
-			}
-			m := vmax(fast, p) * s.Scale
-			l := vexp(fast, p, p, s.Scale, m)
-			ph := part[(t*s.Heads+h)*stride:][:stride]
-			ph[0], ph[1] = m, float32(l)
-			oi := ph[2:]
-			clear(oi)
-			if vh != nil {
-				accRowsBF16(fast, oi, p, vh[r0+g*hd:], ldk)
-			} else {
-				accRows(fast, oi, p, vf[r0+g*hd:], ldk)
-			}
-		}
-	}
+	w := attnOneTask{e: e, part: part, qv: qv, kf: kf, vf: vf, kh: kh, vh: vh, s: s, n: n, parts: parts}
 	if parallel && s.Batch*parts > 1 {
-		e.pool.run(s.Batch*parts, work)
+		wp := new(attnOneTask) // the serial path allocates nothing
+		*wp = w
+		e.pool.run(s.Batch*parts, wp.do)
 	} else {
 		for t := 0; t < s.Batch*parts; t++ {
-			work(t)
+			w.do(t)
 		}
 	}
 	for b := 0; b < s.Batch; b++ {
@@ -301,6 +267,59 @@ func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compu
 			if lv != nil {
 				lv[b*s.Heads+h] = m + float32(math.Log(l))
 			}
+		}
+	}
+}
+
+// attnOneTask is a task of attendOne: one range of keys of one sequence,
+// every head; a struct and a method rather than a closure, so that the
+// serial path of a decoding step allocates nothing.
+type attnOneTask struct {
+	e                *Engine
+	part, qv, kf, vf []float32
+	kh, vh           []uint16
+	s                compute.AttnShape
+	n, parts         int
+}
+
+func (w *attnOneTask) do(t int) {
+	s, parts, n, part, qv, kf, vf, kh, vh := &w.s, w.parts, w.n, w.part, w.qv, w.kf, w.vf, w.kh, w.vh
+	fast := w.e.kern.vec
+	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	stride := hd + 2
+	b, r := t/parts, t%parts
+	j0, j1 := n*r/parts, n*(r+1)/parts
+	sb := getBuf[float32](j1 - j0)
+	defer putBuf(sb)
+	p := sb.s[:j1-j0]
+	// the range's rows of every key head: contiguous, asked for at
+	// once rather than met as misses head by head
+	r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
+	if kh != nil {
+		prefetch(kh[r0:r1])
+		prefetch(vh[r0:r1])
+	} else {
+		prefetch(kf[r0:r1])
+		prefetch(vf[r0:r1])
+	}
+	for h := 0; h < s.Heads; h++ {
+		g := h / group
+		qi := qv[b*ldq+h*hd:][:hd]
+		if kh != nil {
+			dotsBF16(fast, p, qi, kh[r0+g*hd:], ldk)
+		} else {
+			dots(fast, p, qi, kf[r0+g*hd:], ldk)
+		}
+		m := vmax(fast, p) * s.Scale
+		l := vexp(fast, p, p, s.Scale, m)
+		ph := part[(t*s.Heads+h)*stride:][:stride]
+		ph[0], ph[1] = m, float32(l)
+		oi := ph[2:]
+		clear(oi)
+		if vh != nil {
+			accRowsBF16(fast, oi, p, vh[r0+g*hd:], ldk)
+		} else {
+			accRows(fast, oi, p, vf[r0+g*hd:], ldk)
 		}
 	}
 }

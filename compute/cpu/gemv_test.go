@@ -7,6 +7,7 @@ import (
 
 	"hone/compute"
 	"hone/compute/ref"
+	"hone/internal/race"
 	"hone/tensor"
 )
 
@@ -155,14 +156,17 @@ func TestGemvNoGarbage(t *testing.T) {
 	if !e.gemvFits(1, bs[0], true) {
 		t.Skip("no few-row path on this engine (no vector primitives)")
 	}
+	if race.Enabled {
+		t.Skip("the race detector's sync.Pool drops buffers: allocations are not counted")
+	}
 	g, u, out := randT(r, 1536, 576).To(tensor.BF16), randT(r, 1536, 576).To(tensor.BF16), tensor.New(tensor.F32, 1, 1536)
 	e.MatMulShared(cs, a, bs)
 	e.MatMulSwiGLU(out, a, g, u)
-	if n := testing.AllocsPerRun(50, func() { e.MatMulShared(cs, a, bs) }); n > 2.5 {
-		t.Errorf("MatMulShared allocates %.1f times a call, want at most 2 (the pool's job)", n)
+	if n := testing.AllocsPerRun(50, func() { e.MatMulShared(cs, a, bs) }); n != 0 {
+		t.Errorf("MatMulShared allocates %.1f times a call, want 0", n)
 	}
-	if n := testing.AllocsPerRun(50, func() { e.MatMulSwiGLU(out, a, g, u) }); n > 2.5 {
-		t.Errorf("MatMulSwiGLU allocates %.1f times a call, want at most 2 (the pool's job)", n)
+	if n := testing.AllocsPerRun(50, func() { e.MatMulSwiGLU(out, a, g, u) }); n != 0 {
+		t.Errorf("MatMulSwiGLU allocates %.1f times a call, want 0", n)
 	}
 }
 

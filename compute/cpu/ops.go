@@ -17,6 +17,15 @@ func (e *Engine) rows(n, width int, f func(r0, r1 int)) {
 	e.rowTasks(n, width, func(_, r0, r1 int) { f(r0, r1) })
 }
 
+// serial reports whether rows and rowTasks run n rows of width elements
+// on the caller alone. An op on the path of a decoding step tests it
+// first and calls its row function directly, without a closure: a
+// closure handed to the pool is allocated on every call (ops.go's
+// rmsNorm, rotation).
+func (e *Engine) serial(n, width int) bool {
+	return e.threads == 1 || n*width < minParallel || n == 1
+}
+
 // rowTasks is rows with the chunk's index t passed to f (chunks are a
 // function of n, width and the thread count only, so partial results
 // indexed by t reduce deterministically). It returns the number of chunks.
@@ -24,7 +33,7 @@ func (e *Engine) rowTasks(n, width int, f func(t, r0, r1 int)) int {
 	if n == 0 {
 		return 0
 	}
-	if e.threads == 1 || n*width < minParallel || n == 1 {
+	if e.serial(n, width) {
 		f(0, 0, n)
 		return 1
 	}
@@ -113,18 +122,33 @@ func (e *Engine) RMSNorm(out, x, w *tensor.Tensor, eps float32, rstd *tensor.Ten
 	if rs != nil && len(rs) != n {
 		fail(op, "rstd %v does not match x %v", rstd, x)
 	}
-	fast := e.kern.vec
-	e.rows(n, d, func(r0, r1 int) {
-		for i := r0; i < r1; i++ {
-			xi, oi := xv[i*d:(i+1)*d], o[i*d:(i+1)*d]
-			ss := dot(fast, xi, xi)
-			r := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
-			if rs != nil {
-				rs[i] = r
-			}
-			vmul(fast, oi, xi, wv, r)
+	nr := rmsNorm{e.kern.vec, o, xv, wv, rs, d, eps}
+	if e.serial(n, d) {
+		nr.rows(0, n)
+		return
+	}
+	e.rows(n, d, nr.rows)
+}
+
+// rmsNorm is RMSNorm's arguments, and rows its work on rows [r0, r1).
+type rmsNorm struct {
+	fast          *vecSet
+	o, x, w, rstd []float32
+	d             int
+	eps           float32
+}
+
+func (a rmsNorm) rows(r0, r1 int) {
+	d := a.d
+	for i := r0; i < r1; i++ {
+		xi, oi := a.x[i*d:(i+1)*d], a.o[i*d:(i+1)*d]
+		ss := dot(a.fast, xi, xi)
+		r := float32(1 / math.Sqrt(float64(ss/float32(d)+a.eps)))
+		if a.rstd != nil {
+			a.rstd[i] = r
 		}
-	})
+		vmul(a.fast, oi, xi, a.w, r)
+	}
 }
 
 // RMSNormBackward accumulates dx and dw (either may be nil), rows spread
@@ -286,25 +310,40 @@ func (e *Engine) rope(op string, x *tensor.Tensor, pos []int32, heads int, cos, 
 			fail(op, "pos[%d] = %d is outside the tables' %d positions", i, p, maxPos)
 		}
 	}
-	width := x.Cols()
-	e.rows(len(pos), width, func(r0, r1 int) {
-		for i := r0; i < r1; i++ {
-			p := int(pos[i])
-			c, s := cv[p*half:(p+1)*half], sv[p*half:(p+1)*half]
-			row := xv[i*width : (i+1)*width]
-			for h := 0; h < heads; h++ {
-				x1 := row[h*hd : h*hd+half]
-				x2 := row[h*hd+half : (h+1)*hd]
-				x2 = x2[:len(x1)]
-				c, s := c[:len(x1)], s[:len(x1)]
-				for j, a := range x1 {
-					b, sj := x2[j], dir*s[j]
-					x1[j] = a*c[j] - b*sj
-					x2[j] = b*c[j] + a*sj
-				}
+	rot := rotation{xv, cv, sv, pos, heads, hd, x.Cols(), dir}
+	if e.serial(len(pos), rot.width) {
+		rot.rows(0, len(pos))
+		return
+	}
+	e.rows(len(pos), rot.width, rot.rows)
+}
+
+// rotation is RoPE's arguments, and rows its work on rows [r0, r1).
+type rotation struct {
+	x, cos, sin      []float32
+	pos              []int32
+	heads, hd, width int
+	dir              float32
+}
+
+func (a rotation) rows(r0, r1 int) {
+	half, width, dir := a.hd/2, a.width, a.dir
+	for i := r0; i < r1; i++ {
+		p := int(a.pos[i])
+		c, s := a.cos[p*half:(p+1)*half], a.sin[p*half:(p+1)*half]
+		row := a.x[i*width : (i+1)*width]
+		for h := 0; h < a.heads; h++ {
+			x1 := row[h*a.hd : h*a.hd+half]
+			x2 := row[h*a.hd+half : (h+1)*a.hd]
+			x2 = x2[:len(x1)]
+			c, s := c[:len(x1)], s[:len(x1)]
+			for j, a := range x1 {
+				b, sj := x2[j], dir*s[j]
+				x1[j] = a*c[j] - b*sj
+				x2[j] = b*c[j] + a*sj
 			}
 		}
-	})
+	}
 }
 
 // CrossEntropy computes the summed loss over counted rows and, when

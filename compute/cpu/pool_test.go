@@ -100,4 +100,7 @@ func TestSpinTime(t *testing.T) {
 	if l, ok := otherLoad(2); runtime.GOOS == "linux" && (!ok || l < 0) {
 		t.Fatalf("otherLoad = %v, %v on Linux", l, ok)
 	}
+	if n := testing.AllocsPerRun(10, func() { otherLoad(2) }); n != 0 {
+		t.Errorf("otherLoad allocates %v times a call, want 0 (decoding steps read it)", n)
+	}
 }

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"sync/atomic"
 	"unsafe"
 
 	"hone/tensor"
@@ -36,19 +35,20 @@ const aheadChunk = 1024
 // aheadRegions is the most pieces of weights one announcement names.
 const aheadRegions = 4
 
+// aheadSlots is how many announcements the pool keeps, reused (pool.go's
+// tickets and tenancy): the one the worker reads, the one being made, and
+// room for concurrent decoders.
+const aheadSlots = 4
+
 // readAhead is one announcement: the pieces of weights to read, in order,
 // and key, the first announced weight's data, by which the pass that reads
 // it withdraws the announcement.
 type readAhead struct {
-	gen  uint64
+	tenancy
 	key  unsafe.Pointer
 	data [aheadRegions][]float32
 	n    int
 }
-
-// aheadGen numbers the announcements, so that a worker can tell a new one
-// without holding on to the old (and its weights).
-var aheadGen atomic.Uint64
 
 // aheadState is how far the worker has read the announcement gen.
 type aheadState struct {
@@ -78,18 +78,19 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 		total += len(w.Data)
 	}
 	if n == 0 {
-		e.pool.ahead.Store(nil)
+		e.pool.announce(nil)
 		return
 	}
 	// the worker's part of the pass, at most what its caches keep
 	budget := min(readAheadBytes, total/e.threads)
 
-	a := &readAhead{gen: aheadGen.Add(1), key: unsafe.Pointer(&keep[0][0])}
+	var data [aheadRegions][]float32
+	m := 0
 	tail := func(d []byte, bytes int) {
 		start := max(0, len(d)-bytes) &^ 63
 		t := d[start:]
-		a.data[a.n] = unsafe.Slice((*float32)(unsafe.Pointer(&t[0])), len(t)/4)
-		a.n++
+		data[m] = unsafe.Slice((*float32)(unsafe.Pointer(&t[0])), len(t)/4)
+		m++
 	}
 	if gated && n == 2 {
 		// a share of a gated pass takes the same rows of both
@@ -103,31 +104,89 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 			budget -= b
 		}
 	}
-	e.pool.ahead.Store(a)
+	e.pool.announce(unsafe.Pointer(&keep[0][0]), data[:m]...)
+}
+
+// announce publishes the pieces of weights to read ahead, in order, with
+// key the first weight's data, in a free record; with every record in use
+// (concurrent decoders) the announcement is dropped, a hint lost. With
+// no pieces it withdraws the announcement and empties the records nobody
+// is in, so that they hold no weights.
+func (p *pool) announce(key unsafe.Pointer, data ...[]float32) {
+	gen := p.gen.Add(1)
+	if len(data) == 0 {
+		p.ahead.Store(0)
+		for i := range p.aheads {
+			if a := &p.aheads[i]; a.claim(gen) {
+				a.key, a.n = nil, 0
+				clear(a.data[:])
+				a.leave()
+			}
+		}
+		return
+	}
+	for i := range p.aheads {
+		k := (int(gen) + i) % aheadSlots
+		a := &p.aheads[k]
+		if !a.claim(gen) {
+			continue
+		}
+		a.key, a.n = key, copy(a.data[:], data)
+		clear(a.data[a.n:])
+		a.leave()
+		p.ahead.Store(gen<<slotBits | uint64(k))
+		return
+	}
 }
 
 // withdraw ends the announcement of a pass that reads b (its first
 // weight's data), once that pass has run.
 func (p *pool) withdraw(b unsafe.Pointer) {
-	if a := p.ahead.Load(); a != nil && a.key == b {
-		p.ahead.CompareAndSwap(a, nil)
+	t := p.ahead.Load()
+	if t == 0 {
+		return
 	}
+	a := &p.aheads[t&(1<<slotBits-1)]
+	if !a.enter(t >> slotBits) {
+		return
+	}
+	ours := a.key == b
+	a.leave()
+	if ours {
+		p.ahead.CompareAndSwap(t, 0)
+	}
+}
+
+// announced returns the current announcement's record, nil when there is
+// none (for tests: it reads the record without entering it).
+func (p *pool) announced() *readAhead {
+	t := p.ahead.Load()
+	if t == 0 {
+		return nil
+	}
+	return &p.aheads[t&(1<<slotBits-1)]
 }
 
 // readAhead reads the announced weights from where it last stopped until
 // it has read them all or a job other than seen comes, and reports
 // whether there was anything to read.
-func (p *pool) readAhead(seen *job, st *aheadState) bool {
-	a := p.ahead.Load()
-	if a == nil {
+func (p *pool) readAhead(seen uint64, st *aheadState) bool {
+	t := p.ahead.Load()
+	if t == 0 {
 		return false
 	}
-	if a.gen != st.gen {
-		*st = aheadState{gen: a.gen}
+	gen := t >> slotBits
+	if gen != st.gen {
+		*st = aheadState{gen: gen}
 	}
 	if st.finished {
 		return false
 	}
+	a := &p.aheads[t&(1<<slotBits-1)]
+	if !a.enter(gen) {
+		return false // replaced already
+	}
+	defer a.leave()
 	for ; st.i < a.n; st.i, st.off = st.i+1, 0 {
 		d := a.data[st.i]
 		for st.off < len(d) {

@@ -12,7 +12,7 @@ import (
 // and the caller from the front, each task once: a worker starts, and the
 // caller joins during its first task.
 func TestRunEnds(t *testing.T) {
-	j := &job{ends: true, fin: make(chan struct{})}
+	j := &job{ends: true}
 	j.n.Store(5)
 	var order []int
 	j.f = func(i int) {
@@ -43,7 +43,7 @@ func TestReadAheadAnnounce(t *testing.T) {
 	end := func(t *tensor.Tensor) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(len(t.Data)) }
 	check := func(name string, want [][2]any) {
 		t.Helper()
-		a := e.pool.ahead.Load()
+		a := e.pool.announced()
 		if a == nil {
 			t.Fatalf("%s: no announcement", name)
 		}
@@ -72,23 +72,23 @@ func TestReadAheadAnnounce(t *testing.T) {
 	// a pass reading another weight leaves it; one reading small ends it
 	x, y := tensor.New(tensor.F32, 1, 64), tensor.New(tensor.F32, 1, 64)
 	e.MatMul(y, x, bf(64, 64), false, true, false)
-	if e.pool.ahead.Load() == nil {
+	if e.pool.announced() == nil {
 		t.Fatal("a pass over other weights withdrew the announcement")
 	}
 	e.MatMul(y, x, small, false, true, false)
-	if e.pool.ahead.Load() != nil {
+	if e.pool.announced() != nil {
 		t.Fatal("the announced pass did not withdraw its announcement")
 	}
 	// nil and nothing withdraw; a one-thread engine ignores announcements
 	e.ReadAhead(false, small)
 	e.ReadAhead(false, nil)
-	if e.pool.ahead.Load() != nil {
+	if e.pool.announced() != nil {
 		t.Fatal("an announcement of nothing did not withdraw the last one")
 	}
 	one := New(1)
 	defer one.Close()
 	one.ReadAhead(false, q)
-	if one.pool.ahead.Load() != nil {
+	if one.pool.announced() != nil {
 		t.Fatal("a one-thread engine kept an announcement")
 	}
 }
@@ -100,7 +100,7 @@ func TestReadAheadRead(t *testing.T) {
 	var read int
 	var stopAt int
 	p := &pool{}
-	j0, j1 := &job{}, &job{}
+	j0, j1 := uint64(1<<slotBits), uint64(2<<slotBits) // two tickets
 	p.latest.Store(j0)
 	p.read = func(x []float32) float32 {
 		read += 4 * len(x)
@@ -110,9 +110,7 @@ func TestReadAheadRead(t *testing.T) {
 		return 0
 	}
 	w := make([]float32, 10*aheadChunk+5)
-	a := &readAhead{gen: aheadGen.Add(1), n: 2}
-	a.data[0], a.data[1] = w[:3*aheadChunk], w[3*aheadChunk:]
-	p.ahead.Store(a)
+	p.announce(unsafe.Pointer(&w[0]), w[:3*aheadChunk], w[3*aheadChunk:])
 	var st aheadState
 	stopAt = 4 * 4 * aheadChunk
 	if !p.readAhead(j0, &st) || read != stopAt {
@@ -125,14 +123,49 @@ func TestReadAheadRead(t *testing.T) {
 	if p.readAhead(j0, &st) || read != 4*len(w) {
 		t.Fatal("read a finished announcement again")
 	}
-	b := &readAhead{gen: aheadGen.Add(1), n: 1}
-	b.data[0] = w[:aheadChunk]
-	p.ahead.Store(b)
+	p.announce(unsafe.Pointer(&w[0]), w[:aheadChunk])
 	if !p.readAhead(j0, &st) || read != 4*len(w)+4*aheadChunk {
 		t.Fatal("a new announcement was not read")
 	}
-	p.ahead.Store(nil)
+	p.announce(nil)
 	if p.readAhead(j0, &st) {
 		t.Fatal("read with no announcement")
+	}
+	for i := range p.aheads {
+		if a := &p.aheads[i]; a.key != nil || a.n != 0 || a.data[0] != nil {
+			t.Fatalf("announcement record %d still holds weights after the withdrawal", i)
+		}
+	}
+}
+
+// TestReadAheadRecords: announcements reuse the pool's records, skip the
+// one the worker is in, and a worker cannot enter one replaced.
+func TestReadAheadRecords(t *testing.T) {
+	p := &pool{read: func([]float32) float32 { return 0 }}
+	w := make([]float32, 4*aheadChunk)
+	p.announce(unsafe.Pointer(&w[0]), w)
+	t0 := p.ahead.Load()
+	in := &p.aheads[t0&(1<<slotBits-1)]
+	if !in.enter(t0 >> slotBits) { // the worker is reading it
+		t.Fatal("could not enter the announcement just made")
+	}
+	for i := 0; i < 3*aheadSlots; i++ {
+		p.announce(unsafe.Pointer(&w[1]), w[1:])
+		if a := p.announced(); a == nil || a == in || a.key != unsafe.Pointer(&w[1]) {
+			t.Fatalf("announcement %d: record %p (the worker's %p)", i, a, in)
+		}
+	}
+	if in.key != unsafe.Pointer(&w[0]) {
+		t.Fatal("the record the worker is in was rewritten")
+	}
+	in.leave()
+	for i := 0; i < aheadSlots; i++ { // one of them claims it again
+		p.announce(unsafe.Pointer(&w[1]), w[1:])
+	}
+	if in.enter(t0 >> slotBits) {
+		t.Fatal("entered an announcement whose record was claimed again")
+	}
+	if n := testing.AllocsPerRun(20, func() { p.announce(unsafe.Pointer(&w[0]), w); p.withdraw(unsafe.Pointer(&w[0])) }); n != 0 {
+		t.Fatalf("announcing and withdrawing allocate %v times", n)
 	}
 }

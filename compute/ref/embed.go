@@ -41,12 +41,37 @@ func (Engine) Embed(out, table *tensor.Tensor, ids []int32) {
 	const op = "Embed"
 	o := f32(op, "out", out)
 	d := out.Cols()
-	need(table != nil && table.Cols() == d && out.Rows() == len(ids), op, "out %v, table %v and %d ids do not match", out, table, len(ids))
+	// ifs rather than need, whose arguments are boxed on every call: a
+	// decoding step's embedding allocates nothing
+	if table == nil || table.Cols() != d || out.Rows() != len(ids) {
+		fail(op, "out %v, table %v and %d ids do not match", out, table, len(ids))
+	}
 	vocab := table.Rows()
-	row := weightRows(op, "table", table, vocab, d)
+	if table.Numel() != vocab*d {
+		fail(op, "table is %v, want %d x %d elements", table, vocab, d)
+	}
+	// each row copied, or widened, straight into out
+	var f []float32
+	var h []uint16
+	cvt := tensor.BF16ToF32
+	switch table.DType {
+	case tensor.F32:
+		f = table.F32()
+	case tensor.BF16:
+		h = table.BF16()
+	case tensor.F16:
+		h, cvt = table.F16(), tensor.F16ToF32
+	default:
+		fail(op, "table is %v, want F32, BF16 or F16", table)
+	}
 	for i, id := range ids {
 		checkID(op, i, id, vocab)
-		copy(o[i*d:(i+1)*d], row(int(id)))
+		r, o := int(id), o[i*d:(i+1)*d]
+		if f != nil {
+			copy(o, f[r*d:(r+1)*d])
+		} else {
+			widen(o, h[r*d:(r+1)*d], cvt)
+		}
 	}
 }
 
