@@ -25,6 +25,8 @@ type batchScratch struct {
 	k, v    *tensor.Tensor // the new keys and values [n, kv*hd]
 	pos     []int32
 	sh      sharedInput
+	// views of a sequence's rows, taken anew for each (tensor.SliceTo)
+	views [8]tensor.Tensor
 }
 
 // NewBatchDecoder returns a batch decoder for m.
@@ -105,13 +107,15 @@ func (m *Model) batchLayer(e compute.Engine, l int, sc *batchScratch, x *tensor.
 	m.qkv(e, L, la, &sc.sh, sc.k, sc.v)
 	e.RoPE(la.Q, sc.pos, c.Heads, cos, sin)
 	e.RoPE(sc.k, sc.pos, c.KVHeads, cos, sin)
+	v := &sc.views
 	for i, kc := range caches {
 		p := kc.Len
-		storeRows(kc.K[l].Slice(p, p+1), sc.k.Slice(i, i+1))
-		storeRows(kc.V[l].Slice(p, p+1), sc.v.Slice(i, i+1))
+		storeRows(kc.K[l].SliceTo(&v[0], p, p+1), sc.k.SliceTo(&v[1], i, i+1))
+		storeRows(kc.V[l].SliceTo(&v[2], p, p+1), sc.v.SliceTo(&v[3], i, i+1))
 		s := compute.AttnShape{Batch: 1, Tq: 1, Tk: p + 1, QOffset: p,
 			Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Scale: scale}
-		e.Attention(la.Att.Slice(i, i+1), la.Q.Slice(i, i+1), kc.K[l].Slice(0, p+1), kc.V[l].Slice(0, p+1), nil, s)
+		e.Attention(la.Att.SliceTo(&v[4], i, i+1), la.Q.SliceTo(&v[5], i, i+1),
+			kc.K[l].SliceTo(&v[6], 0, p+1), kc.V[l].SliceTo(&v[7], 0, p+1), nil, s)
 	}
 	m.mlp(e, l, la, &sc.sh, x, sc.A)
 }

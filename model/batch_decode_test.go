@@ -247,10 +247,11 @@ func TestDecodeReadAhead(t *testing.T) {
 	}
 }
 
-// TestDecodeAllocs: once warm, decoding a token on the CPU engine, at a
-// size whose passes run on both threads and are announced for reading
-// ahead, allocates nothing: a new allocation is memory that the streamed
-// weights have evicted, a miss on the critical path of every op.
+// TestDecodeAllocs: once warm, decoding a token on the CPU engine, alone
+// or batched, at a size whose passes run on both threads and are
+// announced for reading ahead, allocates nothing: a new allocation is
+// memory that the streamed weights have evicted, a miss on the critical
+// path of every op.
 func TestDecodeAllocs(t *testing.T) {
 	if race.Enabled {
 		t.Skip("the race detector's sync.Pool drops buffers: allocations are not counted")
@@ -272,6 +273,22 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, step); n != 0 {
 		t.Errorf("a decoding step allocates %v times, want 0", n)
+	}
+	// and a batched step, over two sequences
+	kcs := []*Cache{kc, m.NewCache(16)}
+	if err := m.Decode(e, kcs[1], []int32{2, 7}, lg); err != nil {
+		t.Fatal(err)
+	}
+	bd, blg, ids := m.NewBatchDecoder(), tensor.New(tensor.F32, 2, c.Vocab), []int32{4, 6}
+	batch := func() {
+		if err := bd.Decode(e, kcs, ids, blg); err != nil {
+			t.Fatal(err)
+		}
+		kcs[0].Truncate(3)
+		kcs[1].Truncate(2)
+	}
+	if n := testing.AllocsPerRun(20, batch); n != 0 {
+		t.Errorf("a batched decoding step allocates %v times, want 0", n)
 	}
 }
 
