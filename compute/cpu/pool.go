@@ -163,19 +163,28 @@ var (
 // job is one call to run or runEnds, in its slot.
 type job struct {
 	tenancy
-	n, next, done atomic.Int64
-	// ends is set by runEnds: claimed counts the tasks taken, next those
-	// taken by the caller from the front and back those taken by the
-	// workers from the back
-	ends          bool
-	claimed, back atomic.Int64
-	f             func(int)
+	n    atomic.Int64
+	ends bool
+	f    func(int)
 	// wake is made only by a caller that stops watching for the end and
 	// parks; the thread that counts the last task closes it
 	wake atomic.Pointer[chan struct{}]
 	// failed holds the first panic of a task, re-raised by run on the
 	// caller's goroutine so that it can be recovered there.
 	failed atomic.Pointer[any]
+	// taken and done on cache lines of their own, apart from the fields
+	// that every task reads
+	_ [64]byte
+	// taken counts the tasks taken: in a job of runEnds, those taken by
+	// the caller from the front in the low 32 bits and those taken by the
+	// workers from the back in the high 32, claimed together by one
+	// compare-and-swap
+	taken atomic.Uint64
+	_     [56]byte
+	// done counts the tasks finished, each thread adding its own once it
+	// finds none left to take
+	done atomic.Int64
+	_    [56]byte
 }
 
 // newPool starts threads-1 workers: the caller of run is the last thread.
@@ -245,30 +254,54 @@ func (p *pool) join(t uint64) {
 }
 
 // work takes tasks until none is left: from the front, or in a job of
-// runEnds from the back when worker is set.
+// runEnds from the back when worker is set; then it counts the tasks it
+// ran as done, all at once (a task costs one claim on a shared cache
+// line, not three).
 func (j *job) work(worker bool) {
 	n := j.n.Load()
+	var ran int64
 	if j.ends {
-		for j.claimed.Add(1) <= n {
-			if worker {
-				j.do(int(n-j.back.Add(1)), n)
-			} else {
-				j.do(int(j.next.Add(1)-1), n)
+		for {
+			s := j.taken.Load()
+			front, back := int64(s&(1<<32-1)), int64(s>>32)
+			if front+back >= n {
+				break
 			}
+			i, next := front, s+1
+			if worker {
+				i, next = n-1-back, s+1<<32
+			}
+			if !j.taken.CompareAndSwap(s, next) {
+				continue
+			}
+			j.do(int(i))
+			ran++
 		}
-		return
+	} else {
+		for {
+			i := int64(j.taken.Add(1) - 1)
+			if i >= n {
+				break
+			}
+			j.do(int(i))
+			ran++
+		}
 	}
-	for {
-		i := j.next.Add(1) - 1
-		if i >= n {
-			return
+	j.finish(ran, n)
+}
+
+// finish counts ran more tasks done, and wakes a parked caller when that
+// makes all n.
+func (j *job) finish(ran, n int64) {
+	if ran > 0 && j.done.Add(ran) == n {
+		if c := j.wake.Load(); c != nil {
+			close(*c)
 		}
-		j.do(int(i), n)
 	}
 }
 
 // do runs task i, recording a panic instead of letting it kill a worker.
-func (j *job) do(i int, n int64) {
+func (j *job) do(i int) {
 	defer func() {
 		if r := recover(); r != nil {
 			// a new variable: taking r's address would move it to the
@@ -276,11 +309,6 @@ func (j *job) do(i int, n int64) {
 			p := new(any)
 			*p = r
 			j.failed.CompareAndSwap(nil, p)
-		}
-		if j.done.Add(1) == n {
-			if c := j.wake.Load(); c != nil {
-				close(*c)
-			}
 		}
 	}()
 	j.f(i)
@@ -313,6 +341,9 @@ func (p *pool) start(tasks int, f func(int), ends bool) {
 	if tasks <= 0 {
 		return
 	}
+	if tasks >= 1<<31 {
+		ends = false // more than the halves of taken count
+	}
 	var j *job
 	var t uint64
 	ok := tasks > 1 && p.workers > 0
@@ -327,10 +358,8 @@ func (p *pool) start(tasks int, f func(int), ends bool) {
 	}
 	// nobody else is in the slot until the ticket is out
 	j.n.Store(int64(tasks))
-	j.next.Store(0)
+	j.taken.Store(0)
 	j.done.Store(0)
-	j.claimed.Store(0)
-	j.back.Store(0)
 	j.ends = ends
 	j.f = f
 	j.wake.Store(nil)
