@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"hone/compute"
+	"hone/generate"
 	"hone/model"
 	"hone/tensor"
 )
@@ -39,8 +40,9 @@ type GenerateResult struct {
 	// PrefillTokensPerSec its rate.
 	Prefill             time.Duration
 	PrefillTokensPerSec float64
-	// Decode are the times of each decoded token, in order; DecodeMedian
-	// their median and TokensPerSec its inverse.
+	// Decode are the times of each decoded token, in order (the model's
+	// step and the greedy pick, generate.Argmax, as in generation);
+	// DecodeMedian their median and TokensPerSec its inverse.
 	Decode       []time.Duration
 	DecodeMedian time.Duration
 	TokensPerSec float64
@@ -122,13 +124,13 @@ func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateRes
 	}
 	res.Prefill = time.Since(t0)
 	res.PrefillTokensPerSec = float64(o.Prompt) / res.Prefill.Seconds()
-	next := argmax(logits.F32())
+	next := generate.Argmax(logits.F32())
 	for i := 0; i < o.Tokens; i++ {
 		t0 := time.Now()
 		if err := m.Decode(e, kc, []int32{next}, logits); err != nil {
 			return nil, err
 		}
-		next = argmax(logits.F32())
+		next = generate.Argmax(logits.F32())
 		res.Decode = append(res.Decode, time.Since(t0))
 		res.Stream = append(res.Stream, stream())
 		if o.OneThread != nil {
@@ -148,14 +150,4 @@ func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateRes
 	res.LimitTokensPerSec = 1 / res.StreamMedian.Seconds()
 	res.OfLimit = res.TokensPerSec / res.LimitTokensPerSec
 	return res, nil
-}
-
-func argmax(v []float32) int32 {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return int32(best)
 }

@@ -54,8 +54,13 @@ func NewSampler(temperature float64, topK int, topP float64, seed uint64) *Sampl
 }
 
 // Argmax returns the index of the largest logit, the first one on ties (as
-// torch.argmax does). A row of only -Inf or NaN returns 0.
-func Argmax(logits []float32) int32 {
+// torch.argmax does). A row of only -Inf or NaN returns 0. NaNs are
+// skipped.
+func Argmax(logits []float32) int32 { return argmax(logits) }
+
+// argmaxGo is Argmax in plain Go: the reference for the vector kernels,
+// and what runs where there are none.
+func argmaxGo(logits []float32) int32 {
 	best := 0
 	bv := float32(math.Inf(-1))
 	for i, v := range logits {
