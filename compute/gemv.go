@@ -56,8 +56,9 @@ type ReadAheader interface {
 	// ReadAhead announces the weights that the few-row pass after the
 	// coming one will read: ws in the order given to MatMulShared or
 	// MatMul, or with gated set the gate and up of MatMulSwiGLU. Called
-	// just before a pass; no weights withdraws the announcement. A hint:
-	// the results do not depend on it.
+	// just before a pass; no weights withdraws the announcement, after
+	// which the engine reads none of the weights announced (they may be
+	// freed or unmapped). A hint: the results do not depend on it.
 	ReadAhead(gated bool, ws ...*tensor.Tensor)
 }
 

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"runtime"
 	"unsafe"
 
 	"hone/tensor"
@@ -61,8 +62,8 @@ type aheadState struct {
 // one will read (compute.ReadAheader): ws in the order given to
 // MatMulShared or MatMul, or with gated set the gate and up of
 // MatMulSwiGLU. Nil weights and ones neither F32 nor BF16 are skipped; no
-// weights withdraws the announcement. Announcing needs a worker thread:
-// a one-thread engine ignores it.
+// weights withdraws the announcement, and returns once no worker reads
+// it. Announcing needs a worker thread: a one-thread engine ignores it.
 func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 	if e.threads < 2 {
 		return
@@ -110,18 +111,24 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 // announce publishes the pieces of weights to read ahead, in order, with
 // key the first weight's data, in a free record; with every record in use
 // (concurrent decoders) the announcement is dropped, a hint lost. With
-// no pieces it withdraws the announcement and empties the records nobody
-// is in, so that they hold no weights.
+// no pieces it withdraws the announcement and empties every record, once
+// nobody is in it, so that none holds or reads weights after it returns.
 func (p *pool) announce(key unsafe.Pointer, data ...[]float32) {
 	gen := p.gen.Add(1)
 	if len(data) == 0 {
 		p.ahead.Store(0)
 		for i := range p.aheads {
-			if a := &p.aheads[i]; a.claim(gen) {
-				a.key, a.n = nil, 0
-				clear(a.data[:])
-				a.leave()
+			// a worker reading the record leaves it within a chunk,
+			// seeing the announcement gone: wait, so that the weights
+			// are not read after this returns (a model closed next may
+			// unmap them)
+			a := &p.aheads[i]
+			for !a.claim(gen) {
+				runtime.Gosched()
 			}
+			a.key, a.n = nil, 0
+			clear(a.data[:])
+			a.leave()
 		}
 		return
 	}
@@ -168,8 +175,8 @@ func (p *pool) announced() *readAhead {
 }
 
 // readAhead reads the announced weights from where it last stopped until
-// it has read them all or a job other than seen comes, and reports
-// whether there was anything to read.
+// it has read them all, a job other than seen comes or the announcement
+// changes, and reports whether there was anything to read.
 func (p *pool) readAhead(seen uint64, st *aheadState) bool {
 	t := p.ahead.Load()
 	if t == 0 {
@@ -190,8 +197,8 @@ func (p *pool) readAhead(seen uint64, st *aheadState) bool {
 	for ; st.i < a.n; st.i, st.off = st.i+1, 0 {
 		d := a.data[st.i]
 		for st.off < len(d) {
-			if p.latest.Load() != seen {
-				return true
+			if p.latest.Load() != seen || p.ahead.Load() != t {
+				return true // a job came, or the announcement went
 			}
 			hi := min(len(d), st.off+aheadChunk)
 			p.read(d[st.off:hi])

@@ -3,6 +3,7 @@ package cpu
 import (
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"hone/tensor"
@@ -167,5 +168,49 @@ func TestReadAheadRecords(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, func() { p.announce(unsafe.Pointer(&w[0]), w); p.withdraw(unsafe.Pointer(&w[0])) }); n != 0 {
 		t.Fatalf("announcing and withdrawing allocate %v times", n)
+	}
+}
+
+// TestReadAheadWithdrawWaits: a worker reading an announcement stops at
+// the next chunk once it is withdrawn, and the withdrawal returns only
+// after the worker has left the record: the weights may be unmapped then.
+func TestReadAheadWithdrawWaits(t *testing.T) {
+	w := make([]float32, 8*aheadChunk)
+	p := &pool{}
+	p.latest.Store(1 << slotBits)
+	chunks := 0
+	p.read = func([]float32) float32 {
+		if chunks++; chunks == 2 {
+			p.ahead.Store(0) // withdrawn while the worker reads (announce(nil) then waits for it)
+		}
+		return 0
+	}
+	p.announce(unsafe.Pointer(&w[0]), w)
+	var st aheadState
+	if !p.readAhead(1<<slotBits, &st) || chunks != 2 {
+		t.Fatalf("the worker read %d chunks, want 2: it went on after the withdrawal", chunks)
+	}
+	// a worker in the record holds the withdrawal back until it leaves
+	p.read = func([]float32) float32 { return 0 }
+	p.announce(unsafe.Pointer(&w[0]), w)
+	tk := p.ahead.Load()
+	a := &p.aheads[tk&(1<<slotBits-1)]
+	if !a.enter(tk >> slotBits) {
+		t.Fatal("could not enter the announcement")
+	}
+	done := make(chan bool)
+	go func() {
+		p.announce(nil)
+		done <- true
+	}()
+	select {
+	case <-done:
+		t.Fatal("the withdrawal returned while a worker was in the record")
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.leave()
+	<-done
+	if a.n != 0 || a.data[0] != nil {
+		t.Fatal("the withdrawn record still holds weights")
 	}
 }
