@@ -30,7 +30,8 @@ import (
 const readAheadBytes = 512 << 10
 
 // aheadChunk is how many float32s the worker reads between two looks for
-// a new job (4 KiB: about 0.15 µs from memory).
+// a new job or a change of announcement (4 KiB: about 0.15 µs from
+// memory).
 const aheadChunk = 1024
 
 // aheadRegions is the most pieces of weights one announcement names.
