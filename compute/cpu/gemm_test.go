@@ -84,7 +84,7 @@ func engines(t testing.TB) []*Engine {
 func roundsA(e *Engine, m, k int, tb bool) bool {
 	v := e.kern.vec
 	if m <= gemvRows && v != nil && v.dots != nil && v.dotsBF16 != nil && tb {
-		return bf16DotKernel(&e.kern) != nil && k%32 == 0
+		return bf16DotKernel(&e.kern, k) != nil && k%32 == 0
 	}
 	return e.BF16Native()
 }

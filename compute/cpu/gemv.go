@@ -116,7 +116,7 @@ var gemvPasses = sync.Pool{New: func() any {
 // newGemvPass starts a pass over the m rows (m <= gemvRows) of op(A) [m, k].
 func (e *Engine) newGemvPass(m, k int, a operand) *gemvPass {
 	g := gemvPasses.Get().(*gemvPass)
-	g.e, g.m, g.k, g.kern, g.dot = e, m, k, bf16RowKernel(&e.kern), bf16DotKernel(&e.kern)
+	g.e, g.m, g.k, g.kern, g.dot = e, m, k, bf16RowKernel(&e.kern), bf16DotKernel(&e.kern, k)
 	g.parts = g.parts[:0]
 	if a.t {
 		g.at = grow(g.at, m*k)

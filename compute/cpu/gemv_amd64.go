@@ -24,11 +24,20 @@ func bf16RowKernel(k *kernels) gemvKernel {
 func gemvBF16DotAVX512(out *float32, q, w *uint16, ldw, nr, k, acc int)
 
 // bf16DotKernel returns the row kernel of the few-row product with bf16
-// weights and bf16-rounded activations for kernel set k (AVX512_BF16), or
-// nil where it has none.
-func bf16DotKernel(k *kernels) gemvDotKernel {
-	if k.vec == vec512 && k.bf16 != nil {
-		return gemvBF16DotAVX512
+// weights and bf16-rounded activations for kernel set kern (AVX512_BF16)
+// and rows of k weights, or nil where it has none: the kernel that takes
+// a row in three equal blocks of cache lines where there is one, else in
+// two, else gemvBF16DotAVX512 (gen_kernels.go gemvDotBlocks).
+func bf16DotKernel(kern *kernels, k int) gemvDotKernel {
+	if kern.vec != vec512 || kern.bf16 == nil {
+		return nil
 	}
-	return nil
+	if lines := k / 32; k%32 == 0 {
+		for _, parts := range [...]int{3, 2} {
+			if b := lines / parts; lines%parts == 0 && b < len(gemvDotBlocked) && gemvDotBlocked[b] != nil {
+				return gemvDotBlocked[b]
+			}
+		}
+	}
+	return gemvBF16DotAVX512
 }

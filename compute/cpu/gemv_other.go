@@ -6,4 +6,4 @@ package cpu
 func bf16RowKernel(k *kernels) gemvKernel { return nil }
 
 // bf16DotKernel returns nil: there is no assembly row kernel here.
-func bf16DotKernel(k *kernels) gemvDotKernel { return nil }
+func bf16DotKernel(kern *kernels, k int) gemvDotKernel { return nil }

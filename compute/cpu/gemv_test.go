@@ -28,18 +28,23 @@ func checkClose(t *testing.T, name string, got []float32, want, mag []float64, k
 // loop in float64: every row count, row strides longer than k, column
 // counts with every tail of the 128-column steps and every mix of the dot
 // kernel's blocks of 64, 16, 4 and 1 cache lines (k=2720 has one of each,
-// 8224 four of 64 and one of 1), and accumulation. The
-// dot kernel's activations are rounded to bf16, and so are the
-// reference's.
+// 8224 four of 64 and one of 1), and accumulation; every dot kernel that
+// takes rows in equal blocks (gemvDotBlocked) on the same sizes, most of
+// which leave it single lines at the end of a row. The dot kernels'
+// activations are rounded to bf16, and so are the reference's.
 func TestGemvRowKernel(t *testing.T) {
 	e := New(1)
 	defer e.Close()
-	kern, dot := bf16RowKernel(&e.kern), bf16DotKernel(&e.kern)
+	kern := bf16RowKernel(&e.kern)
 	if kern == nil {
 		t.Skip("no bf16 row kernel on this CPU")
 	}
+	var dots []namedDotKernel
+	if bf16DotKernel(&e.kern, 576) != nil {
+		dots = dotKernels()
+	}
 	r := newRand(3)
-	for _, k := range []int{32, 64, 96, 128, 160, 224, 576, 1536, 2048, 2720, 8224} {
+	for _, k := range []int{32, 64, 96, 128, 160, 224, 576, 896, 960, 1536, 2048, 2720, 8224} {
 		for _, nr := range []int{1, 2, 3, 4, 5, 7, 8, 63, 65} {
 			for _, pad := range []int{0, 16, 33} {
 				for acc := 0; acc < 2; acc++ {
@@ -54,14 +59,16 @@ func TestGemvRowKernel(t *testing.T) {
 					permuteEvenOdd(qp, q)
 					kern(&out[0], &qp[0], &w.BF16()[0], ld, nr, k, acc)
 					checkClose(t, fmt.Sprintf("gemvBF16(k=%d nr=%d ld=%d acc=%d)", k, nr, ld, acc), out, want, mag, k)
-					if dot == nil {
+					if len(dots) == 0 {
 						continue
 					}
 					qh := tensor.FromF32(q, k).To(tensor.BF16)
 					want, mag = rowProducts(qh.ToF32().F32(), wv, out0, ld, nr, acc == 1)
-					copy(out, out0)
-					dot(&out[0], &qh.BF16()[0], &w.BF16()[0], ld, nr, k, acc)
-					checkClose(t, fmt.Sprintf("gemvBF16Dot(k=%d nr=%d ld=%d acc=%d)", k, nr, ld, acc), out, want, mag, k)
+					for _, d := range dots {
+						copy(out, out0)
+						d.f(&out[0], &qh.BF16()[0], &w.BF16()[0], ld, nr, k, acc)
+						checkClose(t, fmt.Sprintf("%s(k=%d nr=%d ld=%d acc=%d)", d.name, k, nr, ld, acc), out, want, mag, k)
+					}
 				}
 			}
 		}

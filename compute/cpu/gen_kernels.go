@@ -17,6 +17,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"os"
 )
 
@@ -41,8 +42,15 @@ func main() {
 	vecOpsAVX2()
 	dotsAVX2()
 	gemvWidenAVX512()
-	gemvDotAVX512()
+	gemvDotAVX512("gemvBF16DotAVX512", "gemvd", []int{64, 16, 4, 1})
+	for _, b := range gemvDotBlocks {
+		gemvDotAVX512(fmt.Sprintf("gemvBF16DotB%d", b), fmt.Sprintf("gemvd%d", b), []int{b, 1})
+	}
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.WriteFile("gemv_blocks_amd64.go", gemvDotTable(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -1261,43 +1269,44 @@ func dotsAVX512(name, lbl string, bf16, quad bool) {
 	p("\tRET")
 }
 
-// gemvDotAVX512 writes the row kernel of the few-row product in the bf16
+// gemvDotAVX512 writes a row kernel of the few-row product in the bf16
 // mode (gemv.go's gemvDotKernel):
 //
-//	func gemvBF16DotAVX512(out *float32, q, w *uint16, ldw, nr, k, acc int)
+//	func name(out *float32, q, w *uint16, ldw, nr, k, acc int)
 //
 // out[r] = q·w[r*ldw : r*ldw+k] for r < nr (added to out[r] when acc is
 // not 0), q and w bf16 and the sums fp32 (VDPBF16PS), k a multiple of 32.
 // Rows one at a time, in order, so that the weights are read as one
-// sequential stream. A row is taken in unrolled blocks of 64, 16, 4 and 1
-// cache lines of weights, each block's loads at fixed offsets from two
-// base registers, so that no load of q walks q with a constant stride for
-// more than a few steps: on Zen 4 a loop of 64-byte steps (one load of q
-// and of w each, q then walking 3 KiB a row at k=1536) read the weights
-// from memory at 76% of a plain read on one core and the blocks at 94-96%;
-// at k=576 89% and 93% (a q walked over 256 bytes only was as fast as the
-// read: the prefetchers seem to follow q's loads at the expense of w's).
-// Weights in Z24-Z27, q in Z16-Z19, sums in Z0-Z3.
-func gemvDotAVX512() {
-	gemvPrologue("gemvBF16DotAVX512", "q, w *uint16")
+// sequential stream. A row is taken in unrolled blocks of the given sizes
+// in cache lines, largest first, each block's loads at fixed offsets from
+// two base registers, so that no load of q walks q with a constant stride
+// for more than a few steps: on Zen 4 a loop of 64-byte steps (one load of
+// q and of w each, q then walking 3 KiB a row at k=1536) read the weights
+// from memory at 76% of a plain read on one core and blocks of 64, 16, 4
+// and 1 lines at 94-96%; at k=576 89% and 93% (a q walked over 256 bytes
+// only was as fast as the read: the prefetchers seem to follow q's loads at
+// the expense of w's). How a row splits into blocks matters as much: see
+// gemvDotBlocks. Weights in Z24-Z27, q in Z16-Z19, sums in Z0-Z3; lbl
+// prefixes the labels.
+func gemvDotAVX512(name, lbl string, blocks []int) {
+	gemvPrologue(name, "q, w *uint16")
 	p("\tSHLQ $1, R9 // the row's bytes")
-	p("gemvd_row:")
+	p("%s_row:", lbl)
 	p("\tTESTQ CX, CX")
-	p("\tJZ gemvd_done")
+	p("\tJZ %s_done", lbl)
 	for a := 0; a < 4; a++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
 	}
 	p("\tXORQ R10, R10 // offset into the row")
 	p("\tMOVQ R9, R11 // bytes left")
-	blocks := []int{64, 16, 4, 1}
 	for bi, lines := range blocks {
 		bytes := 64 * lines
-		lbl := fmt.Sprintf("gemvd_b%d", lines)
-		next := "gemvd_sum"
+		blk := fmt.Sprintf("%s_b%d", lbl, lines)
+		next := lbl + "_sum"
 		if bi+1 < len(blocks) {
-			next = fmt.Sprintf("gemvd_b%d", blocks[bi+1])
+			next = fmt.Sprintf("%s_b%d", lbl, blocks[bi+1])
 		}
-		p("%s:", lbl)
+		p("%s:", blk)
 		p("\tCMPQ R11, $%d", bytes)
 		p("\tJLT %s", next)
 		p("\tLEAQ (DX)(R10*1), R12")
@@ -1310,13 +1319,59 @@ func gemvDotAVX512() {
 		}
 		p("\tADDQ $%d, R10", bytes)
 		p("\tSUBQ $%d, R11", bytes)
-		p("\tJMP %s", lbl)
+		p("\tJMP %s", blk)
 	}
-	p("gemvd_sum:")
+	p("%s_sum:", lbl)
 	p("\tVADDPS Z1, Z0, Z0")
 	p("\tVADDPS Z3, Z2, Z2")
 	p("\tVADDPS Z2, Z0, Z0")
-	gemvRowEnd("gemvd")
+	gemvRowEnd(lbl)
+}
+
+// gemvDotBlocks are the block sizes, in cache lines, of the row kernels
+// that take a row in equal blocks (gemvBF16DotB<n>, a block of n lines
+// then single lines for what is left): gemv.go picks the one that splits
+// a row into three equal blocks, else two, else the kernel with blocks of
+// 64, 16, 4 and 1 lines. On the Zen 4 machine (one core, 96 MiB of
+// weights, alternated with a plain read 40-60 times) that ran the rows of
+// k=576 (18 lines) at 95-98% of the read against 86-91% (blocks 16, 1,
+// 1), k=960 at 95-97% against 88%, k=896 (two blocks of 14) at 94-96%
+// against 91-93%; where it takes the same blocks (k=1536, 3 x 16) or
+// nearly (k=2048, 3072) it ran the same, 95-99%. Blocks that took a row in
+// more steps ran slower: k=1536 in 8 blocks of 6, 82-87%.
+var gemvDotBlocks = []int{6, 8, 10, 12, 14, 16, 20, 24, 32}
+
+// gemvDotTable writes gemv_blocks_amd64.go: the declarations of the
+// gemvDotBlocks kernels and their table.
+func gemvDotTable() []byte {
+	var b bytes.Buffer
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("// Code generated by gen_kernels.go; DO NOT EDIT.")
+	w("")
+	w("//go:build !purego")
+	w("")
+	w("package cpu")
+	for _, n := range gemvDotBlocks {
+		w("")
+		w("// gemvBF16DotB%d is gemvBF16DotAVX512 taking a row in blocks of %d", n, n)
+		w("// cache lines.")
+		w("//")
+		w("//go:noescape")
+		w("func gemvBF16DotB%d(out *float32, q, w *uint16, ldw, nr, k, acc int)", n)
+	}
+	w("")
+	w("// gemvDotBlocked holds the row kernels that take a row in equal blocks,")
+	w("// by block size in cache lines (see gen_kernels.go gemvDotBlocks).")
+	w("var gemvDotBlocked = [...]gemvDotKernel{")
+	for _, n := range gemvDotBlocks {
+		w("\t%d: gemvBF16DotB%d,", n, n)
+	}
+	w("}")
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	return src
 }
 
 // gemvPrologue starts a row kernel of the few-row product, func name(out
