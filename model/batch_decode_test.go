@@ -206,9 +206,9 @@ type hideReadAhead struct{ *cpu.Engine }
 func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor) {}
 
 // TestDecodeReadAhead: announcing each pass's successor to the CPU engine
-// (whose worker then reads ahead and takes the passes' last shares) leaves
-// the logits bit for bit as they are without it, at a size whose passes
-// run on both threads, alone and batched.
+// (whose worker then reads ahead where its region of each pass begins)
+// leaves the logits bit for bit as they are without it, at a size whose
+// passes run on both threads, alone and batched.
 func TestDecodeReadAhead(t *testing.T) {
 	c, m := bf16Llama(256, 512, 3, 64, 1000, 0.1, 3)
 	e := cpu.New(2)

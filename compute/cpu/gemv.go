@@ -9,36 +9,33 @@ import (
 // The few-row product: decoding multiplies one activation row (or a few)
 // by every weight matrix of the model, so a token's time is that of
 // streaming the weights from memory once. The product reads the weights in
-// place, as stored, and splits them into shares of rows sized in bytes,
-// which the caller takes from the front and the workers from the back,
-// where a worker has read ahead (readahead.go); several products that read
-// the same rows of A (the q, k and v projections; gate and up) can share
-// one pass and one barrier (MatMulShared).
+// place, as stored, and splits them into chunks of rows sized in bytes:
+// the caller takes the first part of them in order and the workers the
+// rest, from where a worker has read ahead (readahead.go), and a thread
+// that has run out of its own takes the others' from the back
+// (pool.runSplit). Several products that read the same rows of A (the q,
+// k and v projections; gate and up) share one pass and one barrier
+// (MatMulShared, MatMulSwiGLU).
 
 // gemvRows is the largest m that gemv handles: below a full micro-panel,
 // packing b (every element of it, once per call) costs more than the
 // product, which is bound by reading b anyway.
 const gemvRows = 4
 
-// Shares of the few-row product. A pass is cut into about gemvShares
-// shares a thread, each of gemvMinBytes to gemvMaxBytes of weights: small
-// enough that a thread the operating system takes away mid-product holds
-// up little of it (the others take the remaining shares), large enough
-// that taking a share costs nothing next to reading it.
-const (
-	// gemvSharesAlone is the shares a thread when the machine has a core
-	// for each of the engine's threads (spinTime): on the quiet 2-core
-	// machine decoding at the SmolLM2-135M shape reached 73-83% of the
-	// bandwidth limit with 2, 60-67% with 16 (alternated runs).
-	gemvSharesAlone = 2
-	gemvShares      = 16
-	gemvMinBytes    = 16 << 10
-	// gemvMaxBytes (the L2 of a Zen 4 core): with reading ahead, shares of
-	// up to 1 MiB decoded the SmolLM2-135M shape 2-4% faster than up to
-	// 256 KiB (2, 4 MiB: the same as 1; 128 KiB 2.5-4% slower), alternated
-	// token by token in one process, 3 processes.
-	gemvMaxBytes = 1 << 20
-)
+// gemvChunkBytes is about the weights of one task of a few-row pass.
+// Each thread reads its own region of the pass chunk after chunk, one run
+// of memory, and a thread that finishes first takes chunks from the back
+// of the other's region, so that the threads finish within a chunk of
+// each other. On the 2-core Zen 4 machine, decoding the SmolLM2-135M shape
+// token by token alternated with the scheme before (shares of up to 1 MiB,
+// two a thread, the caller's from the front and the workers' from the
+// back, gate and up in one share): 1.9-3.1% faster where two threads read
+// 50-55 GB/s and one half of that, 0.8-1.9% where two read 30-35 GB/s;
+// 128 KiB chunks did about as well, 32 KiB 2.9% worse where two threads
+// read twice as fast as one. (Finer shares in the old scheme, or chunks
+// holding the same rows of gate and up, two short interleaved streams,
+// ran 20-37% slower there.)
+const gemvChunkBytes = 64 << 10
 
 // gemvKernel is a row kernel of the few-row product with bf16 weights:
 // out[r] = q'·widen(w[r*ldw : r*ldw+k]) for r < nr, added to out[r] when
@@ -71,25 +68,18 @@ func permuteEvenOdd(dst, src []float32) {
 
 // gemvPart is one product of a few-row pass: C (m x n, row stride ldc) =
 // op(A)·op(B), or C += op(A)·op(B) when acc is set. Its output columns are
-// cut into shares of rows columns each.
+// cut into chunks of rows columns each.
 type gemvPart struct {
-	n int
-	b operand
-	// up, when set (h or f), makes the part gated: C = silu(op(A)·op(B))
-	// * (op(A)·op(up)), both stored [n, k] with b's layout and dtype, a
-	// share taking the same rows of both
-	up       operand
+	n        int
+	b        operand
 	c        []float32
 	ldc      int
 	acc      bool
-	rows     int // columns of C a share
-	first    int // index of the part's first share in the pass
+	rows     int // columns of C a chunk
+	first    int // index of the part's first chunk in the pass
 	kernel   bool
 	elemSize int
 }
-
-// gated reports whether p is a gated part.
-func (p *gemvPart) gated() bool { return p.up.h != nil || p.up.f != nil }
 
 // gemvPass is one few-row pass: the m rows of op(A) (k long) and the
 // products that read them. Passes come from a sync.Pool with their
@@ -153,16 +143,6 @@ func (g *gemvPass) add(n int, b operand, c []float32, ldc int, acc bool) {
 	g.parts = append(g.parts, p)
 }
 
-// addGated adds the gated product C = silu(op(A)·gateᵀ) * (op(A)·upᵀ)
-// (gate and up stored [n, k], both F32 or both BF16) into C, overwriting
-// it.
-func (g *gemvPass) addGated(n int, gate, up operand, c []float32, ldc int) {
-	g.add(n, gate, c, ldc, false)
-	p := &g.parts[len(g.parts)-1]
-	p.up = up
-	p.elemSize *= 2 // a row of the part is a row of each
-}
-
 // run computes every product added and returns the pass to its pool.
 func (g *gemvPass) run() {
 	e := g.e
@@ -191,33 +171,18 @@ func (g *gemvPass) run() {
 			break
 		}
 	}
-	var bytes, flops int
+	var flops int
 	for _, p := range g.parts {
-		bytes += p.n * g.k * p.elemSize
 		flops += 2 * g.m * p.n * g.k
 	}
 	parallel := flops >= parallelFlops && e.threads > 1
-	shares := gemvShares
-	if spinTime(e.threads) == spinAlone {
-		// a core for each thread: few, long shares stream best (each
-		// share starts its streams and the prefetchers over)
-		shares = gemvSharesAlone
-	}
-	share := min(gemvMaxBytes, max(gemvMinBytes, bytes/(shares*e.threads)))
 	tasks := 0
 	for i := range g.parts {
 		p := &g.parts[i]
 		p.first = tasks
 		p.rows = p.n
 		if parallel {
-			// rows of b ([n, k]) are contiguous: whole groups of four for
-			// the row kernel; columns of a [k, n] b are strided: groups of
-			// 16, whole vectors
-			align := 4
-			if !p.b.t || p.gated() {
-				align = 16
-			}
-			p.rows = max(align, share/(g.k*p.elemSize)/align*align)
+			p.rows = chunkRows(p.n, g.k*p.elemSize, p.b.t)
 		}
 		tasks += (p.n + p.rows - 1) / p.rows
 	}
@@ -226,9 +191,7 @@ func (g *gemvPass) run() {
 			g.do(t)
 		}
 	} else {
-		// the workers from the back, where what was read ahead for
-		// this pass lies
-		e.pool.runEnds(tasks, g.task)
+		e.pool.runSplit(tasks, splitTasks(tasks, e.threads), g.task)
 	}
 	if len(g.parts) > 0 {
 		e.pool.withdraw(g.parts[0].b.data())
@@ -242,7 +205,23 @@ func (g *gemvPass) run() {
 	gemvPasses.Put(g)
 }
 
-// do computes share t of the pass.
+// chunkRows returns the rows of b (the columns of C) in one chunk of a
+// part with n of them, rowBytes each: rows of a b stored [n, k] (tb) are
+// contiguous, whole groups of four for the row kernel; columns of a [k, n]
+// b are strided, groups of 16, whole vectors.
+func chunkRows(n, rowBytes int, tb bool) int {
+	align := 4
+	if !tb {
+		align = 16
+	}
+	return min(n, max(align, gemvChunkBytes/max(1, rowBytes)/align*align))
+}
+
+// splitTasks returns where the caller's region of a pass of tasks chunks
+// ends and the workers' begins: its share of the threads, rounded up.
+func splitTasks(tasks, threads int) int { return (tasks + threads - 1) / threads }
+
+// do computes chunk t of the pass.
 func (g *gemvPass) do(t int) {
 	pi := len(g.parts) - 1
 	for pi > 0 && g.parts[pi].first > t {
@@ -255,10 +234,6 @@ func (g *gemvPass) do(t int) {
 	acc := 0
 	if p.acc {
 		acc = 1
-	}
-	if p.gated() {
-		g.gated(p, j0, j1)
-		return
 	}
 	for i := 0; i < g.m; i++ {
 		crow := p.c[i*p.ldc+j0 : i*p.ldc+j1]
@@ -307,33 +282,6 @@ func (g *gemvPass) row(out *float32, i int, w *uint16, ld, nr, acc int) {
 		return
 	}
 	g.kern(out, &g.q[i*g.k], w, ld, nr, g.k, acc)
-}
-
-// gated is do for rows [j0, j1) of a gated part: both products into
-// scratch, then the activation, computed as the SwiGLU op does.
-func (g *gemvPass) gated(p *gemvPart, j0, j1 int) {
-	fast, k, w := g.e.kern.vec, g.k, j1-j0
-	tmp := getBuf[float32](3 * w)
-	defer putBuf(tmp)
-	gv, uv, ev := tmp.s[:w], tmp.s[w:2*w], tmp.s[2*w:3*w]
-	for i := 0; i < g.m; i++ {
-		for h, b := range [2]operand{p.b, p.up} {
-			out := gv
-			if h == 1 {
-				out = uv
-			}
-			switch {
-			case p.kernel:
-				_ = b.h[(j1-1)*b.ld+k-1]
-				g.row(&out[0], i, &b.h[j0*b.ld], b.ld, w, 0)
-			case b.f != nil:
-				dotsSeq(fast, out, g.rows[i], b.f[j0*b.ld:], b.ld)
-			default:
-				dotsSeqBF16(fast, out, g.rows[i], b.h[j0*b.ld:], b.ld)
-			}
-		}
-		swiglu(fast, p.c[i*p.ldc+j0:i*p.ldc+j1], gv, uv, ev)
-	}
 }
 
 // swiglu sets out = silu(gate) * up as the SwiGLU op does, with ex as
@@ -413,9 +361,9 @@ func (e *Engine) MatMulShared(c []*tensor.Tensor, a *tensor.Tensor, b []*tensor.
 }
 
 // MatMulSwiGLU sets out = silu(a·gateᵀ) * (a·upᵀ) (compute.SwiGLUMatMuler):
-// for a few rows of a, one pass of the few-row product in which a share
-// computes the same rows of both products and their activation; otherwise
-// the two products into scratch and the SwiGLU op.
+// for a few rows of a, both products in one pass of the few-row product
+// into scratch and then the activation, as the SwiGLU op computes it;
+// otherwise the two products into scratch and the SwiGLU op.
 func (e *Engine) MatMulSwiGLU(out, a, gate, up *tensor.Tensor) {
 	const op = "MatMulSwiGLU"
 	ov, av := f32(op, "out", out), f32(op, "a", a)
@@ -436,6 +384,8 @@ func (e *Engine) MatMulSwiGLU(out, a, gate, up *tensor.Tensor) {
 		e.SwiGLU(out, g, u)
 		return
 	}
+	// gate's rows and then up's, each a run of memory for a thread to
+	// read (the same rows of both in one chunk are two short streams)
 	g := e.newGemvPass(m, k, operand{f: av, ld: k})
 	gb, ub := operand{ld: k, t: true}, operand{ld: k, t: true}
 	if gate.DType == tensor.F32 {
@@ -443,6 +393,13 @@ func (e *Engine) MatMulSwiGLU(out, a, gate, up *tensor.Tensor) {
 	} else {
 		gb.h, ub.h = gate.BF16(), up.BF16()
 	}
-	g.addGated(n, gb, ub, ov, n)
+	tmp := getBuf[float32](2*m*n + n)
+	defer putBuf(tmp)
+	gv, uv, ex := tmp.s[:m*n], tmp.s[m*n:2*m*n], tmp.s[2*m*n:2*m*n+n]
+	g.add(n, gb, gv, n, false)
+	g.add(n, ub, uv, n, false)
 	g.run()
+	for i := 0; i < m; i++ {
+		swiglu(e.kern.vec, ov[i*n:(i+1)*n], gv[i*n:(i+1)*n], uv[i*n:(i+1)*n], ex)
+	}
 }

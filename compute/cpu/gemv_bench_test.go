@@ -12,7 +12,7 @@ import (
 // every core: the LM head of SmolLM2-135M alone, and the projections of
 // its 30 layers as decoding runs them (q, k and v as one shared pass, the
 // output and down projections added to the residual, gate and up as one
-// gated pass). %-of-stream is the mean ratio of the read's time to the
+// pass with their activation). %-of-stream is the mean ratio of the read's time to the
 // product's.
 func BenchmarkGemv(b *testing.B) {
 	e := New(0)

@@ -95,7 +95,7 @@ func rowProducts(q, w, out []float32, ld, nr int, acc bool) (want, mag []float64
 
 // TestMatMulShared checks MatMulShared against the reference engine's
 // MatMul for every weight, with weights of different heights (none a
-// multiple of the shares), bf16 and float32, and a few rows of a.
+// multiple of the chunks), bf16 and float32, and a few rows of a.
 func TestMatMulShared(t *testing.T) {
 	r := newRand(4)
 	re := ref.Engine{}
@@ -177,9 +177,9 @@ func TestGemvNoGarbage(t *testing.T) {
 	}
 }
 
-// TestMatMulSwiGLU checks the gated pass against the reference engine's
-// two products and SwiGLU, on awkward heights (shares of 16 rows and a
-// tail) and widths, bf16 and float32, a few rows of a and more.
+// TestMatMulSwiGLU checks the few-row pass of gate and up and its
+// activation against the reference engine's two products and SwiGLU, on
+// awkward heights (none a multiple of the chunks) and widths, bf16 and float32, a few rows of a and more.
 func TestMatMulSwiGLU(t *testing.T) {
 	r := newRand(7)
 	re := ref.Engine{}

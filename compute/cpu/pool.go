@@ -160,27 +160,32 @@ var (
 	loadFile *os.File
 )
 
-// job is one call to run or runEnds, in its slot.
+// job is one call to run or runSplit, in its slot.
 type job struct {
 	tenancy
-	n    atomic.Int64
-	ends bool
-	f    func(int)
+	n atomic.Int64
+	// split > 0 (runSplit): tasks [0, split) are the caller's region,
+	// [split, n) the workers'
+	split int64
+	f     func(int)
 	// wake is made only by a caller that stops watching for the end and
 	// parks; the thread that counts the last task closes it
 	wake atomic.Pointer[chan struct{}]
 	// failed holds the first panic of a task, re-raised by run on the
 	// caller's goroutine so that it can be recovered there.
 	failed atomic.Pointer[any]
-	// taken and done on cache lines of their own, apart from the fields
-	// that every task reads
+	// the claim words and done on cache lines of their own, apart from
+	// the fields that every task reads
 	_ [64]byte
-	// taken counts the tasks taken: in a job of runEnds, those taken by
-	// the caller from the front in the low 32 bits and those taken by the
-	// workers from the back in the high 32, claimed together by one
-	// compare-and-swap
+	// taken counts the tasks taken: in a job of run, all of them; in a
+	// job of runSplit, those of the caller's region, taken from its front
+	// in the low 32 bits and from its back in the high 32, claimed
+	// together by one compare-and-swap
 	taken atomic.Uint64
 	_     [56]byte
+	// takenW is taken for the workers' region of a job of runSplit
+	takenW atomic.Uint64
+	_      [56]byte
 	// done counts the tasks finished, each thread adding its own once it
 	// finds none left to take
 	done atomic.Int64
@@ -253,30 +258,23 @@ func (p *pool) join(t uint64) {
 	j.leave()
 }
 
-// work takes tasks until none is left: from the front, or in a job of
-// runEnds from the back when worker is set; then it counts the tasks it
-// ran as done, all at once (a task costs one claim on a shared cache
-// line, not three).
+// work takes tasks until none is left: in a job of run from the one
+// counter; in a job of runSplit, from the front of the thread's own region
+// (the caller's, or with worker set the workers') and then from the back
+// of the other; then it counts the tasks it ran as done, all at once (a
+// task costs one claim on a cache line, not three).
 func (j *job) work(worker bool) {
 	n := j.n.Load()
 	var ran int64
-	if j.ends {
-		for {
-			s := j.taken.Load()
-			front, back := int64(s&(1<<32-1)), int64(s>>32)
-			if front+back >= n {
-				break
-			}
-			i, next := front, s+1
-			if worker {
-				i, next = n-1-back, s+1<<32
-			}
-			if !j.taken.CompareAndSwap(s, next) {
-				continue
-			}
-			j.do(int(i))
-			ran++
+	if split := j.split; split > 0 {
+		own, other := &j.taken, &j.takenW
+		ownLo, ownN, otherLo, otherN := int64(0), split, split, n-split
+		if worker {
+			own, other = other, own
+			ownLo, ownN, otherLo, otherN = otherLo, otherN, ownLo, ownN
 		}
+		ran = j.region(own, ownLo, ownN, 1)
+		ran += j.region(other, otherLo, otherN, 1<<32)
 	} else {
 		for {
 			i := int64(j.taken.Add(1) - 1)
@@ -288,6 +286,29 @@ func (j *job) work(worker bool) {
 		}
 	}
 	j.finish(ran, n)
+}
+
+// region runs the tasks of the region [lo, lo+n) of a job of runSplit
+// whose claim word is w until none is left: from the front with step 1,
+// from the back with step 1<<32. It returns how many it ran.
+func (j *job) region(w *atomic.Uint64, lo, n int64, step uint64) int64 {
+	var ran int64
+	for {
+		s := w.Load()
+		front, back := int64(s&(1<<32-1)), int64(s>>32)
+		if front+back >= n {
+			return ran
+		}
+		if !w.CompareAndSwap(s, s+step) {
+			continue
+		}
+		i := lo + front
+		if step != 1 {
+			i = lo + n - 1 - back
+		}
+		j.do(int(i))
+		ran++
+	}
 }
 
 // finish counts ran more tasks done, and wakes a parked caller when that
@@ -316,12 +337,17 @@ func (j *job) do(i int) {
 
 // run calls f(0), ..., f(tasks-1) across the pool and returns when all
 // have returned.
-func (p *pool) run(tasks int, f func(int)) { p.start(tasks, f, false) }
+func (p *pool) run(tasks int, f func(int)) { p.start(tasks, f, 0) }
 
-// runEnds is run with the caller taking tasks from the front and the
-// workers from the back, where the weights the first worker read ahead
-// lie (readahead.go).
-func (p *pool) runEnds(tasks int, f func(int)) { p.start(tasks, f, true) }
+// runSplit is run with the tasks in two regions: the caller takes those
+// of [0, split) in order and the workers those of [split, tasks), where
+// the weights the first worker read ahead lie (readahead.go); a thread
+// that has run out takes the other region's from its back. Each thread
+// thus reads one run of memory, claiming on a cache line that only it
+// writes until the regions meet. split is clamped to [1, tasks).
+func (p *pool) runSplit(tasks, split int, f func(int)) {
+	p.start(tasks, f, min(max(split, 1), tasks-1))
+}
 
 // take claims a free slot for a new job, entering it, and returns its
 // ticket; false when every slot is in use.
@@ -336,13 +362,13 @@ func (p *pool) take() (*job, uint64, bool) {
 	return nil, 0, false
 }
 
-// start is run or, with ends, runEnds.
-func (p *pool) start(tasks int, f func(int), ends bool) {
+// start is run or, with split > 0, runSplit.
+func (p *pool) start(tasks int, f func(int), split int) {
 	if tasks <= 0 {
 		return
 	}
 	if tasks >= 1<<31 {
-		ends = false // more than the halves of taken count
+		split = 0 // more than the halves of a claim word count
 	}
 	var j *job
 	var t uint64
@@ -359,8 +385,9 @@ func (p *pool) start(tasks int, f func(int), ends bool) {
 	// nobody else is in the slot until the ticket is out
 	j.n.Store(int64(tasks))
 	j.taken.Store(0)
+	j.takenW.Store(0)
 	j.done.Store(0)
-	j.ends = ends
+	j.split = int64(split)
 	j.f = f
 	j.wake.Store(nil)
 	j.failed.Store(nil)

@@ -11,12 +11,16 @@ func TestPool(t *testing.T) {
 	for _, threads := range []int{1, 2, 5} {
 		p := newPool(threads, nil)
 		for _, tasks := range []int{0, 1, 2, 3, 100} {
-			for _, ends := range []bool{false, true} {
+			for _, split := range []int{0, 1, tasks / 2, tasks - 1, tasks} {
 				var hits = make([]atomic.Int32, tasks)
-				p.start(tasks, func(i int) { hits[i].Add(1) }, ends)
+				if split == 0 {
+					p.run(tasks, func(i int) { hits[i].Add(1) })
+				} else {
+					p.runSplit(tasks, split, func(i int) { hits[i].Add(1) })
+				}
 				for i := range hits {
 					if n := hits[i].Load(); n != 1 {
-						t.Fatalf("pool(%d).start(%d, ends %v): task %d ran %d times, want 1", threads, tasks, ends, i, n)
+						t.Fatalf("pool(%d), %d tasks split at %d: task %d ran %d times, want 1", threads, tasks, split, i, n)
 					}
 				}
 			}

@@ -9,15 +9,14 @@ import (
 
 // Reading ahead. A decoding step is a chain of few-row passes, each bound
 // by reading its weights from memory, with small ops between them (norms,
-// RoPE, attention on one thread) and, at the end of each pass, a thread
-// that has run out of shares waiting for the others: memory idles while
-// the workers wait. So the model announces, just before each pass, the
-// weights of the pass after it (Engine.ReadAhead); the first worker,
-// whenever it waits, reads the last readAheadBytes of them into its
-// caches, and a few-row pass (pool.runEnds) hands its shares to the
-// caller from the front and to the workers from the back, so that the
-// worker computes with what it read. It only moves reads earlier, into
-// time that was idle: the results do not depend on it.
+// RoPE, attention) and, at the end of each pass, a thread that has run out
+// of chunks waiting for the others: memory idles while the workers wait.
+// So the model announces, just before each pass, the weights of the pass
+// after it (Engine.ReadAhead); the first worker, whenever it waits, reads
+// up to readAheadBytes of them into its caches from where the workers'
+// region of that pass begins (pool.runSplit), so that the worker then
+// computes with what it read. It only moves reads earlier, into time that
+// was idle: the results do not depend on it.
 //
 // On the 2-core Zen 4 machine (1 MiB L2 a core), decoding at the
 // SmolLM2-135M shape, each token alternated with one decoded another way in
@@ -62,51 +61,62 @@ type aheadState struct {
 // ReadAhead announces the weights that the few-row pass after the coming
 // one will read (compute.ReadAheader): ws in the order given to
 // MatMulShared or MatMul, or with gated set the gate and up of
-// MatMulSwiGLU. Nil weights and ones neither F32 nor BF16 are skipped; no
-// weights withdraws the announcement, and returns once no worker reads
-// it. Announcing needs a worker thread: a one-thread engine ignores it.
+// MatMulSwiGLU, which reads them as MatMulShared would. The first worker
+// reads where the workers' region of that pass begins (gemv.go's chunks,
+// pool.runSplit), as much as its caches keep. Nil weights and ones
+// neither F32 nor BF16 are skipped; no weights withdraws the
+// announcement, and returns once no worker reads it. Announcing needs a
+// worker thread: a one-thread engine ignores it.
 func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 	if e.threads < 2 {
 		return
 	}
-	var keep [aheadRegions][]byte
-	n, total := 0, 0
+	var keep [aheadRegions]*tensor.Tensor
+	n, tasks, total := 0, 0, 0
 	for _, w := range ws {
-		if w == nil || (w.DType != tensor.F32 && w.DType != tensor.BF16) || len(w.Data) < 64 || n == aheadRegions {
+		if w == nil || (w.DType != tensor.F32 && w.DType != tensor.BF16) || len(w.Data) < 64 || w.Rows() == 0 || n == aheadRegions {
 			continue
 		}
-		keep[n] = w.Data
+		keep[n] = w
 		n++
+		tasks += weightChunks(w)
 		total += len(w.Data)
 	}
 	if n == 0 {
 		e.pool.announce(nil)
 		return
 	}
-	// the worker's part of the pass, at most what its caches keep
+	// the workers' region starts at chunk split of the pass
+	skip := splitTasks(tasks, e.threads)
 	budget := min(readAheadBytes, total/e.threads)
-
 	var data [aheadRegions][]float32
 	m := 0
-	tail := func(d []byte, bytes int) {
-		start := max(0, len(d)-bytes) &^ 63
-		t := d[start:]
-		data[m] = unsafe.Slice((*float32)(unsafe.Pointer(&t[0])), len(t)/4)
+	for _, w := range keep[:n] {
+		if wt := weightChunks(w); skip >= wt {
+			skip -= wt
+			continue
+		}
+		rowBytes := w.Cols() * w.DType.Size()
+		start := skip * chunkRows(w.Rows(), rowBytes, true) * rowBytes &^ 63
+		skip = 0
+		d := w.Data[start:min(len(w.Data), start+budget)]
+		if len(d) < 64 {
+			break
+		}
+		data[m] = unsafe.Slice((*float32)(unsafe.Pointer(&d[0])), len(d)/4)
 		m++
-	}
-	if gated && n == 2 {
-		// a share of a gated pass takes the same rows of both
-		tail(keep[1], budget/2)
-		tail(keep[0], budget/2)
-	} else {
-		// the last shares are those of the last weights
-		for i := n - 1; i >= 0 && budget >= 64; i-- {
-			b := min(budget, len(keep[i]))
-			tail(keep[i], b)
-			budget -= b
+		if budget -= len(d); budget < 64 {
+			break
 		}
 	}
-	e.pool.announce(unsafe.Pointer(&keep[0][0]), data[:m]...)
+	e.pool.announce(unsafe.Pointer(&keep[0].Data[0]), data[:m]...)
+}
+
+// weightChunks returns how many chunks a few-row pass cuts weight w
+// (stored [n, k], the b of a product with tb) into.
+func weightChunks(w *tensor.Tensor) int {
+	rows := chunkRows(w.Rows(), w.Cols()*w.DType.Size(), true)
+	return (w.Rows() + rows - 1) / rows
 }
 
 // announce publishes the pieces of weights to read ahead, in order, with

@@ -9,12 +9,14 @@ import (
 	"hone/tensor"
 )
 
-// TestRunEnds: in a job of runEnds the workers take tasks from the back
-// and the caller from the front, each task once: a worker starts, and the
-// caller joins during its first task.
-func TestRunEnds(t *testing.T) {
-	j := &job{ends: true}
-	j.n.Store(5)
+// TestRunSplit: in a job of runSplit each thread takes its own region's
+// tasks in order and then the other region's from the back, each task
+// once: a worker starts, the caller joins during its first task and takes
+// its region, then the worker's last task, which the worker has not
+// reached.
+func TestRunSplit(t *testing.T) {
+	j := &job{split: 3}
+	j.n.Store(7)
 	var order []int
 	j.f = func(i int) {
 		order = append(order, i)
@@ -23,26 +25,32 @@ func TestRunEnds(t *testing.T) {
 		}
 	}
 	j.work(true)
-	if want := []int{4, 0, 1, 2, 3}; !slices.Equal(order, want) {
+	if want := []int{3, 0, 1, 2, 6, 5, 4}; !slices.Equal(order, want) {
 		t.Fatalf("tasks ran in the order %v, want %v", order, want)
 	}
-	if j.done.Load() != 5 {
-		t.Fatalf("%d tasks counted done, want 5", j.done.Load())
+	if j.done.Load() != 7 {
+		t.Fatalf("%d tasks counted done, want 7", j.done.Load())
 	}
 }
 
-// TestReadAheadAnnounce: an announcement names the tail of the pass's
-// weights that a worker takes first, within the budget, and the pass that
-// reads the first weight withdraws it.
+// TestReadAheadAnnounce: an announcement names the weights of the pass
+// from where its workers' region begins (the chunk after the caller's
+// share, splitTasks), within the budget, and the pass that reads the
+// first weight withdraws it.
 func TestReadAheadAnnounce(t *testing.T) {
 	e := New(2)
 	defer e.Close()
 	bf := func(n, k int) *tensor.Tensor { return tensor.New(tensor.BF16, n, k) }
 	q, k, v := bf(576, 576), bf(192, 576), bf(192, 576) // 648, 216, 216 KiB
 	gate, up := bf(1536, 576), bf(1536, 576)            // 1728 KiB each
-	small := bf(64, 64)                                 // 8 KiB
-	end := func(t *tensor.Tensor) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(len(t.Data)) }
-	check := func(name string, want [][2]any) {
+	small := bf(1024, 64)                               // 128 KiB, two chunks
+	at := func(t *tensor.Tensor, off int) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(off) }
+	// want: the weight, the piece's offset in it and its bytes
+	type piece struct {
+		w          *tensor.Tensor
+		off, bytes int
+	}
+	check := func(name string, want []piece) {
 		t.Helper()
 		a := e.pool.announced()
 		if a == nil {
@@ -52,31 +60,32 @@ func TestReadAheadAnnounce(t *testing.T) {
 			t.Fatalf("%s: %d pieces, want %d", name, a.n, len(want))
 		}
 		for i, w := range want {
-			d, wt, bytes := a.data[i], w[0].(*tensor.Tensor), w[1].(int)
-			if got := uintptr(unsafe.Pointer(&d[0])) + uintptr(4*len(d)); got != end(wt) {
-				t.Errorf("%s: piece %d does not end where its weight does", name, i)
+			d := a.data[i]
+			if got := uintptr(unsafe.Pointer(&d[0])); got != at(w.w, w.off) {
+				t.Errorf("%s: piece %d starts at %#x, want %#x", name, i, got, at(w.w, w.off))
 			}
-			if 4*len(d) != bytes {
-				t.Errorf("%s: piece %d is %d bytes, want %d", name, i, 4*len(d), bytes)
+			if 4*len(d) != w.bytes {
+				t.Errorf("%s: piece %d is %d bytes, want %d", name, i, 4*len(d), w.bytes)
 			}
 		}
 	}
-	// q, k and v: the budget (512 KiB) from v back
+	// q, k and v: chunks of 56 rows, 11 + 4 + 4; the workers' start at
+	// q's 11th, the last: its 16 rows, then k and v whole (within 512 KiB)
 	e.ReadAhead(false, q, k, v)
-	check("qkv", [][2]any{{v, 216 << 10}, {k, 216 << 10}, {q, 80 << 10}})
-	// gated: the same rows of both
+	check("qkv", []piece{{q, 10 * 56 * 1152, 16 * 1152}, {k, 0, 216 << 10}, {v, 0, 216 << 10}})
+	// gate and up, 28 chunks each: the workers' region is up's
 	e.ReadAhead(true, gate, up)
-	check("gated", [][2]any{{up, 256 << 10}, {gate, 256 << 10}})
+	check("gated", []piece{{up, 0, 512 << 10}})
 	// a small pass: the worker's half
 	e.ReadAhead(false, small)
-	check("small", [][2]any{{small, 4 << 10}})
+	check("small", []piece{{small, 64 << 10, 64 << 10}})
 	// a pass reading another weight leaves it; one reading small ends it
 	x, y := tensor.New(tensor.F32, 1, 64), tensor.New(tensor.F32, 1, 64)
 	e.MatMul(y, x, bf(64, 64), false, true, false)
 	if e.pool.announced() == nil {
 		t.Fatal("a pass over other weights withdrew the announcement")
 	}
-	e.MatMul(y, x, small, false, true, false)
+	e.MatMul(tensor.New(tensor.F32, 1, 1024), x, small, false, true, false)
 	if e.pool.announced() != nil {
 		t.Fatal("the announced pass did not withdraw its announcement")
 	}
