@@ -261,7 +261,7 @@ func (p *pool) join(t uint64) {
 // work takes tasks until none is left: in a job of run from the one
 // counter; in a job of runSplit, from the front of the thread's own region
 // (the caller's, or with worker set the workers') and then from the back
-// of the other; then it counts the tasks it ran as done, all at once (a
+// of the other (region); then it counts the tasks it ran as done, all at once (a
 // task costs one claim on a cache line, not three).
 func (j *job) work(worker bool) {
 	n := j.n.Load()
@@ -273,8 +273,8 @@ func (j *job) work(worker bool) {
 			own, other = other, own
 			ownLo, ownN, otherLo, otherN = otherLo, otherN, ownLo, ownN
 		}
-		ran = j.region(own, ownLo, ownN, 1)
-		ran += j.region(other, otherLo, otherN, 1<<32)
+		ran = j.region(own, ownLo, ownN, true)
+		ran += j.region(other, otherLo, otherN, false)
 	} else {
 		for {
 			i := int64(j.taken.Add(1) - 1)
@@ -289,25 +289,40 @@ func (j *job) work(worker bool) {
 }
 
 // region runs the tasks of the region [lo, lo+n) of a job of runSplit
-// whose claim word is w until none is left: from the front with step 1,
-// from the back with step 1<<32. It returns how many it ran.
-func (j *job) region(w *atomic.Uint64, lo, n int64, step uint64) int64 {
+// whose claim word is w until none is left, and returns how many it ran.
+// The region's own thread (front set) takes them one at a time from the
+// front; another takes half of what is left from the back at once and
+// runs it in order, one run of memory rather than a run a task (on the
+// 2-core Zen 4 machine, decoding the SmolLM2-135M shape token by token
+// alternated with taking one task at a time from the back: tokens 0.4-1.2%
+// faster where two threads read twice as fast as one, four processes;
+// 0.1% in one where one thread read nearly as fast as two; a third at
+// once: 0.4-0.6% where two read twice as fast).
+func (j *job) region(w *atomic.Uint64, lo, n int64, front bool) int64 {
 	var ran int64
 	for {
 		s := w.Load()
-		front, back := int64(s&(1<<32-1)), int64(s>>32)
-		if front+back >= n {
+		f, b := int64(s&(1<<32-1)), int64(s>>32)
+		left := n - f - b
+		if left <= 0 {
 			return ran
 		}
-		if !w.CompareAndSwap(s, s+step) {
+		if front {
+			if !w.CompareAndSwap(s, s+1) {
+				continue
+			}
+			j.do(int(lo + f))
+			ran++
 			continue
 		}
-		i := lo + front
-		if step != 1 {
-			i = lo + n - 1 - back
+		k := (left + 1) / 2
+		if !w.CompareAndSwap(s, s+uint64(k)<<32) {
+			continue
 		}
-		j.do(int(i))
-		ran++
+		for i := lo + n - b - k; i < lo+n-b; i++ {
+			j.do(int(i))
+			ran++
+		}
 	}
 }
 
@@ -342,9 +357,10 @@ func (p *pool) run(tasks int, f func(int)) { p.start(tasks, f, 0) }
 // runSplit is run with the tasks in two regions: the caller takes those
 // of [0, split) in order and the workers those of [split, tasks), where
 // the weights the first worker read ahead lie (readahead.go); a thread
-// that has run out takes the other region's from its back. Each thread
-// thus reads one run of memory, claiming on a cache line that only it
-// writes until the regions meet. split is clamped to [1, tasks).
+// that has run out takes half of what is left of the other region from
+// its back, in order, and again. Each thread thus reads a few long runs
+// of memory, claiming on a cache line that only it writes until the
+// regions meet. split is clamped to [1, tasks).
 func (p *pool) runSplit(tasks, split int, f func(int)) {
 	p.start(tasks, f, min(max(split, 1), tasks-1))
 }
