@@ -22,7 +22,8 @@
 //
 // Products of at most four rows (decoding) skip packing: they read b in
 // place, as dot products with its rows or sums of its scaled rows, split
-// over the cores by columns. In the bf16 mode a bf16 b stored [n, k] (k a
+// over the cores by columns in chunks of about 64 KiB of b, each thread
+// reading its own region of them in order (gemv.go, pool.runSplit). In the bf16 mode a bf16 b stored [n, k] (k a
 // multiple of 32) is multiplied by the rows of a rounded to bf16 with
 // VDPBF16PS, as the packed product does, so that a token decoded alone
 // gets the logits of the same token prefilled; otherwise the few-row

@@ -25,7 +25,9 @@ import (
 // 128 KiB ahead took 0.5-2.6% off a token, 256 KiB 1.5-4.1%, 512 KiB
 // 2.0-4.8%, 768 KiB and 1 MiB 2.6-4.4%; with the final 1 MiB shares, 512
 // KiB took 2.7-3.3% off against no reading ahead, 1 MiB the same as 512
-// KiB, 256 KiB 0.7% less (docs/PERFORMANCE.md).
+// KiB, 256 KiB 0.7% less; with the passes in 64 KiB chunks (gemv.go),
+// 256 KiB and 1 MiB decoded the same as 512 KiB, within 0.5%
+// (docs/PERFORMANCE.md).
 const readAheadBytes = 512 << 10
 
 // aheadChunk is how many float32s the worker reads between two looks for
