@@ -25,16 +25,16 @@ const gemvRows = 4
 // gemvChunkBytes is about the weights of one task of a few-row pass.
 // Each thread reads its own region of the pass chunk after chunk, one run
 // of memory, and a thread that finishes first takes chunks from the back
-// of the other's region, so that the threads finish within a chunk of
-// each other. On the 2-core Zen 4 machine, decoding the SmolLM2-135M shape
-// token by token alternated with the scheme before (shares of up to 1 MiB,
-// two a thread, the caller's from the front and the workers' from the
-// back, gate and up in one share): 1.9-3.1% faster where two threads read
-// 50-55 GB/s and one half of that, 0.8-1.9% where two read 30-35 GB/s;
-// 128 KiB chunks did about as well, 32 KiB 2.9% worse where two threads
-// read twice as fast as one. (Finer shares in the old scheme, or chunks
-// holding the same rows of gate and up, two short interleaved streams,
-// ran 20-37% slower there.)
+// of the other's region (pool.runSplit), so that the threads finish about
+// a chunk apart. On the 2-core Zen 4 machine, decoding the SmolLM2-135M
+// shape token by token alternated with the scheme before (shares of up to
+// 1 MiB, two a thread, the caller's from the front and the workers' from
+// the back, gate and up in one share): 2.5-3.1% faster on the tokens where
+// two threads read 50-55 GB/s and one half of that, 0.8-1.0% over all the
+// tokens; 128 KiB chunks 2.0-2.8% and 1.0-1.9%, 32 KiB 2.9% slower where
+// two threads read twice as fast as one. (Finer shares in the old scheme,
+// or chunks holding the same rows of gate and up, two short interleaved
+// streams, ran 20-37% slower there.)
 const gemvChunkBytes = 64 << 10
 
 // gemvKernel is a row kernel of the few-row product with bf16 weights:

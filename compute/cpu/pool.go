@@ -261,8 +261,8 @@ func (p *pool) join(t uint64) {
 // work takes tasks until none is left: in a job of run from the one
 // counter; in a job of runSplit, from the front of the thread's own region
 // (the caller's, or with worker set the workers') and then from the back
-// of the other (region); then it counts the tasks it ran as done, all at once (a
-// task costs one claim on a cache line, not three).
+// of the other (region); then it counts the tasks it ran as done, all at
+// once (a task costs one claim on a cache line, not three).
 func (j *job) work(worker bool) {
 	n := j.n.Load()
 	var ran int64
