@@ -9,12 +9,6 @@ import (
 	"testing"
 )
 
-// namedDotKernel is a dot row kernel and its name, for tests.
-type namedDotKernel struct {
-	name string
-	f    gemvDotKernel
-}
-
 // dotKernels returns every AVX512_BF16 row kernel of the few-row product.
 func dotKernels() []namedDotKernel {
 	dots := []namedDotKernel{{"gemvBF16Dot", gemvBF16DotAVX512}}

@@ -75,6 +75,13 @@ func TestGemvRowKernel(t *testing.T) {
 	}
 }
 
+// namedDotKernel is a dot row kernel and its name (dotKernels lists them
+// where the CPU build has them).
+type namedDotKernel struct {
+	name string
+	f    gemvDotKernel
+}
+
 // rowProducts returns, in float64, q·w[j*ld : j*ld+len(q)] for j < nr
 // (plus out[j] when acc is set) and the sums of the terms' magnitudes.
 func rowProducts(q, w, out []float32, ld, nr int, acc bool) (want, mag []float64) {
