@@ -290,8 +290,14 @@ func swiglu(fast *vecSet, out, gate, up, ex []float32) {
 	n := len(gate)
 	out, up, ex = out[:n], up[:n], ex[:n]
 	vexp(fast, ex, gate, -1, 0)
-	for i, g := range gate {
-		out[i] = g / (1 + ex[i]) * up[i]
+	i := 0
+	if silu, _ := siluFns(fast); silu != nil {
+		if i = n &^ 15; i > 0 {
+			silu(&out[0], &gate[0], &up[0], &ex[0], i)
+		}
+	}
+	for ; i < n; i++ {
+		out[i] = gate[i] / (1 + ex[i]) * up[i]
 	}
 }
 
