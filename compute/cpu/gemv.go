@@ -193,9 +193,6 @@ func (g *gemvPass) run() {
 	} else {
 		e.pool.runSplit(tasks, splitTasks(tasks, e.threads), g.task)
 	}
-	if len(g.parts) > 0 {
-		e.pool.withdraw(g.parts[0].b.data())
-	}
 	g.e = nil
 	clear(g.parts) // hold no weights or outputs while pooled
 	g.parts = g.parts[:0]

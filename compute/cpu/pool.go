@@ -20,7 +20,8 @@ import (
 // before it parks on the channel: the ops of a decoding step come a few
 // microseconds apart, and waking a parked goroutine costs about as much as
 // a small op itself. While it spins, the first worker reads ahead the
-// weights that the next few-row pass will give it (readahead.go).
+// weights that the next few-row pass will give it, announced to it by the
+// job it last joined (readahead.go).
 //
 // Jobs live in a fixed set of slots, reused, so that a run allocates
 // nothing: a decoding step runs over a hundred jobs, and a new allocation
@@ -31,6 +32,16 @@ import (
 // a generation; a thread joins it only while the slot still holds that
 // generation, counted in the slot's state, and a slot is reused only
 // when nobody is in it.
+//
+// Starting a job writes as few cache lines that the workers touched as it
+// can: each such line is a round trip between the cores, and while the
+// weights stream they cost 0.2-0.4 µs each, one after another at every
+// atomic operation (traced on the 2-core machine: 1.5-2.5 µs from a
+// few-row pass's call to its first chunk). So the counters that threads
+// claim tasks and count them done with carry the generation's low bits,
+// and a count of another generation reads as zero: a job starts without
+// clearing them. The generation counter is the callers' alone, on a line
+// of its own.
 type pool struct {
 	workers int // goroutines besides the caller
 	jobs    chan uint64
@@ -40,14 +51,16 @@ type pool struct {
 	// as many parked workers as it needs.
 	latest   atomic.Uint64
 	spinning atomic.Int32
+	_        [64]byte
 	gen      atomic.Uint64
+	_        [56]byte
 	slots    [poolSlots]job
-	// ahead is the ticket of what the first worker reads while it waits
-	// (0: nothing), an announcement in aheads, and read the kernel it
-	// reads with
-	ahead  atomic.Uint64
-	aheads [aheadSlots]readAhead
-	read   func([]float32) float32
+	// ahead is the callers' side of reading ahead (readahead.go): the
+	// announcement that the next job of runSplit takes to the workers,
+	// and the count of withdrawals, which the first worker watches; read
+	// is the kernel it reads with
+	ahead aheadRecord
+	read  func([]float32) float32
 }
 
 // poolSlots is the most jobs in flight at once (nested and concurrent
@@ -168,6 +181,13 @@ type job struct {
 	// [split, n) the workers'
 	split int64
 	f     func(int)
+	// tag is the generation's low bits, which the claim words and done
+	// carry; last and lastSplit are the tags of the slot's previous job
+	// and previous job of runSplit, which its words may still carry
+	tag, last, lastSplit uint32
+	// ahead is the announcement that a job of runSplit takes to the
+	// first worker (readahead.go)
+	ahead announcement
 	// wake is made only by a caller that stops watching for the end and
 	// parks; the thread that counts the last task closes it
 	wake atomic.Pointer[chan struct{}]
@@ -177,18 +197,19 @@ type job struct {
 	// the claim words and done on cache lines of their own, apart from
 	// the fields that every task reads
 	_ [64]byte
-	// taken counts the tasks taken: in a job of run, all of them; in a
-	// job of runSplit, those of the caller's region, taken from its front
-	// in the low 32 bits and from its back in the high 32, claimed
-	// together by one compare-and-swap
+	// taken counts the tasks taken: in a job of run, all of them, in the
+	// low 32 bits; in a job of runSplit, those of the caller's region,
+	// taken from its front in the low 16 bits and from its back in the
+	// next 16, claimed together by one compare-and-swap. The high 32 bits
+	// are the job's tag: a word of another tag counts nothing.
 	taken atomic.Uint64
 	_     [56]byte
 	// takenW is taken for the workers' region of a job of runSplit
 	takenW atomic.Uint64
 	_      [56]byte
-	// done counts the tasks finished, each thread adding its own once it
-	// finds none left to take
-	done atomic.Int64
+	// done counts the tasks finished in the low 32 bits, under the tag,
+	// each thread adding its own once it finds none left to take
+	done atomic.Uint64
 	_    [56]byte
 }
 
@@ -206,35 +227,39 @@ func newPool(threads int, read func([]float32) float32) *pool {
 func (p *pool) loop(first bool) {
 	var seen uint64
 	var ra aheadState
+	var ahead *aheadState
+	if first {
+		ahead = &ra
+	}
 	for {
 		select {
 		case t := <-p.jobs:
-			p.join(t)
+			p.join(t, ahead)
 			seen = t
 		case <-p.quit:
 			return
 		}
-		seen = p.spin(seen, first, &ra)
+		seen = p.spin(seen, ahead)
 	}
 }
 
 // spin runs every new job published in latest until none has come for
-// spinTime, and returns the ticket of the last one it saw. With ahead set,
-// it reads the announced weights meanwhile, stopping as soon as a job
-// comes.
-func (p *pool) spin(seen uint64, ahead bool, ra *aheadState) uint64 {
+// spinTime, and returns the ticket of the last one it saw. With ra set
+// (the first worker), it reads the announced weights meanwhile, stopping
+// as soon as a job comes.
+func (p *pool) spin(seen uint64, ra *aheadState) uint64 {
 	p.spinning.Add(1)
 	defer p.spinning.Add(-1)
 	limit := spinTime(p.workers + 1)
 	start := time.Now()
 	for i := 1; ; i++ {
 		if t := p.latest.Load(); t != seen {
-			p.join(t)
+			p.join(t, ra)
 			seen = t
 			start = time.Now()
 			continue
 		}
-		if ahead && p.readAhead(seen, ra) {
+		if ra != nil && p.readAhead(seen, ra) {
 			start = time.Now()
 			continue
 		}
@@ -245,14 +270,18 @@ func (p *pool) spin(seen uint64, ahead bool, ra *aheadState) uint64 {
 }
 
 // join takes tasks of the job of ticket t until none is left, if that job
-// is still in its slot.
-func (p *pool) join(t uint64) {
+// is still in its slot; with ra set (the first worker) it first takes the
+// job's announcement, if it has one, to read once its tasks are done.
+func (p *pool) join(t uint64, ra *aheadState) {
 	if t == 0 {
 		return
 	}
 	j := &p.slots[t&(1<<slotBits-1)]
 	if !j.enter(t >> slotBits) {
 		return // over, its slot reused
+	}
+	if ra != nil && j.split > 0 && j.ahead.n > 0 {
+		ra.take(&j.ahead)
 	}
 	j.work(true)
 	j.leave()
@@ -277,7 +306,7 @@ func (j *job) work(worker bool) {
 		ran += j.region(other, otherLo, otherN, false)
 	} else {
 		for {
-			i := int64(j.taken.Add(1) - 1)
+			i := int64((j.taken.Add(1) - 1) & (1<<32 - 1))
 			if i >= n {
 				break
 			}
@@ -302,13 +331,17 @@ func (j *job) region(w *atomic.Uint64, lo, n int64, front bool) int64 {
 	var ran int64
 	for {
 		s := w.Load()
-		f, b := int64(s&(1<<32-1)), int64(s>>32)
+		var f, b int64
+		if uint32(s>>32) == j.tag { // else another job's: nothing taken
+			f, b = int64(s&(1<<16-1)), int64(s>>16&(1<<16-1))
+		}
 		left := n - f - b
 		if left <= 0 {
 			return ran
 		}
+		cur := uint64(j.tag)<<32 | uint64(b)<<16 | uint64(f)
 		if front {
-			if !w.CompareAndSwap(s, s+1) {
+			if !w.CompareAndSwap(s, cur+1) {
 				continue
 			}
 			j.do(int(lo + f))
@@ -316,7 +349,7 @@ func (j *job) region(w *atomic.Uint64, lo, n int64, front bool) int64 {
 			continue
 		}
 		k := (left + 1) / 2
-		if !w.CompareAndSwap(s, s+uint64(k)<<32) {
+		if !w.CompareAndSwap(s, cur+uint64(k)<<16) {
 			continue
 		}
 		for i := lo + n - b - k; i < lo+n-b; i++ {
@@ -329,12 +362,34 @@ func (j *job) region(w *atomic.Uint64, lo, n int64, front bool) int64 {
 // finish counts ran more tasks done, and wakes a parked caller when that
 // makes all n.
 func (j *job) finish(ran, n int64) {
-	if ran > 0 && j.done.Add(ran) == n {
-		if c := j.wake.Load(); c != nil {
-			close(*c)
+	if ran == 0 {
+		return
+	}
+	for {
+		s := j.done.Load()
+		d := j.doneOf(s) + ran
+		if !j.done.CompareAndSwap(s, uint64(j.tag)<<32|uint64(d)) {
+			continue
 		}
+		if d == n {
+			if c := j.wake.Load(); c != nil {
+				close(*c)
+			}
+		}
+		return
 	}
 }
+
+// doneOf returns the tasks that the done word s counts for this job.
+func (j *job) doneOf(s uint64) int64 {
+	if uint32(s>>32) != j.tag {
+		return 0
+	}
+	return int64(s & (1<<32 - 1))
+}
+
+// finished returns how many of the job's tasks are done.
+func (j *job) finished() int64 { return j.doneOf(j.done.Load()) }
 
 // do runs task i, recording a panic instead of letting it kill a worker.
 func (j *job) do(i int) {
@@ -383,8 +438,15 @@ func (p *pool) start(tasks int, f func(int), split int) {
 	if tasks <= 0 {
 		return
 	}
-	if tasks >= 1<<31 {
-		split = 0 // more than the halves of a claim word count
+	if tasks >= 1<<16 {
+		split = 0 // more than the quarters of a claim word count
+		if tasks >= 1<<31 {
+			// more than a done word counts
+			for i := 0; i < tasks; i++ {
+				f(i)
+			}
+			return
+		}
 	}
 	var j *job
 	var t uint64
@@ -398,11 +460,28 @@ func (p *pool) start(tasks int, f func(int), split int) {
 		}
 		return
 	}
-	// nobody else is in the slot until the ticket is out
+	// nobody else is in the slot until the ticket is out. Of the words
+	// that the threads count in, only those that may carry the new tag
+	// from 2^32 generations before are cleared (a word of another tag
+	// counts nothing), and in a job of run its one counter.
+	tag := uint32(t >> slotBits)
+	j.tag = tag
+	if split == 0 || tag == j.last {
+		j.taken.Store(uint64(tag) << 32)
+	}
+	if tag == j.last {
+		j.done.Store(uint64(^tag) << 32)
+	}
+	if split > 0 && tag == j.lastSplit {
+		j.takenW.Store(uint64(^tag) << 32)
+	}
+	j.last = tag
+	j.ahead.n = 0
+	if split > 0 {
+		j.lastSplit = tag
+		p.ahead.pass(&j.ahead)
+	}
 	j.n.Store(int64(tasks))
-	j.taken.Store(0)
-	j.takenW.Store(0)
-	j.done.Store(0)
 	j.split = int64(split)
 	j.f = f
 	j.wake.Store(nil)
@@ -420,7 +499,7 @@ func (p *pool) start(tasks int, f func(int), split int) {
 	// path of every small op.
 	n := int64(tasks)
 	limit := spinTime(p.workers + 1)
-	for start, i := time.Now(), 1; j.done.Load() < n; i++ {
+	for start, i := time.Now(), 1; j.finished() < n; i++ {
 		if i%64 == 0 && time.Since(start) > limit {
 			break
 		}
@@ -434,10 +513,10 @@ func (p *pool) start(tasks int, f func(int), split int) {
 	// only when tasks are left, on a channel made then. The thread that
 	// counts the last task closes it if it is there once it has counted;
 	// if not, this sees the count after storing it.
-	if j.done.Load() < n {
+	if j.finished() < n {
 		c := make(chan struct{})
 		j.wake.Store(&c)
-		if j.done.Load() < n {
+		if j.finished() < n {
 			<-c
 		}
 	}

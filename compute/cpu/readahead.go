@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 
 	"hone/tensor"
@@ -12,11 +13,12 @@ import (
 // RoPE, attention) and, at the end of each pass, a thread that has run out
 // of chunks waiting for the others: memory idles while the workers wait.
 // So the model announces, just before each pass, the weights of the pass
-// after it (Engine.ReadAhead); the first worker, whenever it waits, reads
-// up to readAheadBytes of them into its caches from where the workers'
-// region of that pass begins (pool.runSplit), so that the worker then
-// computes with what it read. It only moves reads earlier, into time that
-// was idle: the results do not depend on it.
+// after it (Engine.ReadAhead); the pass's job takes the announcement to
+// the first worker, which, once its tasks are done and until the next job
+// comes, reads up to readAheadBytes of those weights into its caches from
+// where the workers' region of that pass begins (pool.runSplit), so that
+// the worker then computes with what it read. It only moves reads
+// earlier, into time that was idle: the results do not depend on it.
 //
 // On the 2-core Zen 4 machine (1 MiB L2 a core), decoding at the
 // SmolLM2-135M shape, each token alternated with one decoded another way in
@@ -38,27 +40,44 @@ const aheadChunk = 1024
 // aheadRegions is the most pieces of weights one announcement names.
 const aheadRegions = 4
 
-// aheadSlots is how many announcements the pool keeps, reused (pool.go's
-// tickets and tenancy): the one the worker reads, the one being made, and
-// room for concurrent decoders.
-const aheadSlots = 4
-
-// readAhead is one announcement: the pieces of weights to read, in order,
-// and key, the first announced weight's data, by which the pass that reads
-// it withdraws the announcement.
-type readAhead struct {
-	tenancy
-	key  unsafe.Pointer
-	data [aheadRegions][]float32
-	n    int
+// announcement is what a job of runSplit tells the first worker to read
+// once its own tasks are done: pieces of weights, in order, and the count
+// of withdrawals when it was made.
+type announcement struct {
+	data  [aheadRegions][]float32
+	n     int
+	epoch uint64
 }
 
-// aheadState is how far the worker has read the announcement gen.
+// aheadRecord is the callers' side of reading ahead, in the pool: the
+// announcement that the next job of runSplit takes (next, guarded by lock
+// against concurrent callers: one that finds it held drops its
+// announcement, a hint lost), the count of withdrawals, which the first
+// worker checks between chunks, and what the worker is reading, which a
+// withdrawal waits on. Each on a line of its own: next is the callers',
+// epoch is written once a token, reading is the worker's.
+type aheadRecord struct {
+	lock atomic.Uint32
+	next announcement
+	_    [64]byte
+	// epoch counts the withdrawals
+	epoch atomic.Uint64
+	_     [56]byte
+	// reading is 1 + the epoch of the announcement the worker reads, 0
+	// when it reads none
+	reading atomic.Uint64
+	_       [56]byte
+}
+
+// aheadState is the first worker's announcement and how far it has read
+// it.
 type aheadState struct {
-	gen      uint64
-	i, off   int
-	finished bool
+	a      announcement
+	i, off int
 }
+
+// take starts reading announcement a, a job's.
+func (st *aheadState) take(a *announcement) { *st = aheadState{a: *a} }
 
 // ReadAhead announces the weights that the few-row pass after the coming
 // one will read (compute.ReadAheader): ws in the order given to
@@ -85,7 +104,7 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 		total += len(w.Data)
 	}
 	if n == 0 {
-		e.pool.announce(nil)
+		e.pool.ahead.withdraw()
 		return
 	}
 	// the workers' region starts at chunk split of the pass
@@ -111,7 +130,7 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 			break
 		}
 	}
-	e.pool.announce(unsafe.Pointer(&keep[0].Data[0]), data[:m]...)
+	e.pool.ahead.set(data[:m]...)
 }
 
 // weightChunks returns how many chunks a few-row pass cuts weight w
@@ -121,114 +140,73 @@ func weightChunks(w *tensor.Tensor) int {
 	return (w.Rows() + rows - 1) / rows
 }
 
-// announce publishes the pieces of weights to read ahead, in order, with
-// key the first weight's data, in a free record; with every record in use
-// (concurrent decoders) the announcement is dropped, a hint lost. With
-// no pieces it withdraws the announcement and empties every record, once
-// nobody is in it, so that none holds or reads weights after it returns.
-func (p *pool) announce(key unsafe.Pointer, data ...[]float32) {
-	gen := p.gen.Add(1)
-	if len(data) == 0 {
-		p.ahead.Store(0)
-		for i := range p.aheads {
-			// a worker reading the record leaves it within a chunk,
-			// seeing the announcement gone: wait, so that the weights
-			// are not read after this returns (a model closed next may
-			// unmap them)
-			a := &p.aheads[i]
-			for !a.claim(gen) {
-				runtime.Gosched()
-			}
-			a.key, a.n = nil, 0
-			clear(a.data[:])
-			a.leave()
-		}
+// set makes data the announcement that the next job of runSplit takes.
+func (r *aheadRecord) set(data ...[]float32) {
+	if !r.lock.CompareAndSwap(0, 1) {
+		return // another caller's: a hint lost
+	}
+	r.next.n = copy(r.next.data[:], data)
+	clear(r.next.data[r.next.n:])
+	r.lock.Store(0)
+}
+
+// pass moves the announcement to be taken into dst, a new job's (dst.n
+// is 0 when there is none).
+func (r *aheadRecord) pass(dst *announcement) {
+	if !r.lock.CompareAndSwap(0, 1) {
 		return
 	}
-	for i := range p.aheads {
-		k := (int(gen) + i) % aheadSlots
-		a := &p.aheads[k]
-		if !a.claim(gen) {
-			continue
-		}
-		a.key, a.n = key, copy(a.data[:], data)
-		clear(a.data[a.n:])
-		a.leave()
-		p.ahead.Store(gen<<slotBits | uint64(k))
-		return
+	if r.next.n > 0 {
+		*dst = r.next
+		dst.epoch = r.epoch.Load()
+		r.next = announcement{}
+	}
+	r.lock.Store(0)
+}
+
+// withdraw drops the announcement to be taken and ends those that jobs
+// took: once it returns, the worker reads none of them (a model closed
+// next may unmap its weights). The worker checks the count of withdrawals
+// between chunks, after saying what it reads; so it is enough to count
+// this one and then wait while the worker says it reads one from before.
+func (r *aheadRecord) withdraw() {
+	for !r.lock.CompareAndSwap(0, 1) {
+		runtime.Gosched()
+	}
+	r.next = announcement{}
+	r.lock.Store(0)
+	old := r.epoch.Add(1) - 1
+	for r.reading.Load() == old+1 {
+		runtime.Gosched()
 	}
 }
 
-// withdraw ends the announcement of a pass that reads b (its first
-// weight's data), once that pass has run.
-func (p *pool) withdraw(b unsafe.Pointer) {
-	t := p.ahead.Load()
-	if t == 0 {
-		return
-	}
-	a := &p.aheads[t&(1<<slotBits-1)]
-	if !a.enter(t >> slotBits) {
-		return
-	}
-	ours := a.key == b
-	a.leave()
-	if ours {
-		p.ahead.CompareAndSwap(t, 0)
-	}
-}
-
-// announced returns the current announcement's record, nil when there is
-// none (for tests: it reads the record without entering it).
-func (p *pool) announced() *readAhead {
-	t := p.ahead.Load()
-	if t == 0 {
-		return nil
-	}
-	return &p.aheads[t&(1<<slotBits-1)]
-}
-
-// readAhead reads the announced weights from where it last stopped until
-// it has read them all, a job other than seen comes or the announcement
-// changes, and reports whether there was anything to read.
+// readAhead reads the worker's announcement from where it last stopped
+// until it has read it all, a job other than seen comes or the
+// announcement is withdrawn, and reports whether there was anything to
+// read.
 func (p *pool) readAhead(seen uint64, st *aheadState) bool {
-	t := p.ahead.Load()
-	if t == 0 {
+	if st.i >= st.a.n {
 		return false
 	}
-	gen := t >> slotBits
-	if gen != st.gen {
-		*st = aheadState{gen: gen}
-	}
-	if st.finished {
-		return false
-	}
-	a := &p.aheads[t&(1<<slotBits-1)]
-	if !a.enter(gen) {
-		return false // replaced already
-	}
-	defer a.leave()
-	for ; st.i < a.n; st.i, st.off = st.i+1, 0 {
-		d := a.data[st.i]
+	r := &p.ahead
+	r.reading.Store(st.a.epoch + 1)
+	defer r.reading.Store(0)
+	for ; st.i < st.a.n; st.i, st.off = st.i+1, 0 {
+		d := st.a.data[st.i]
 		for st.off < len(d) {
-			if p.latest.Load() != seen || p.ahead.Load() != t {
-				return true // a job came, or the announcement went
+			if r.epoch.Load() != st.a.epoch {
+				*st = aheadState{} // withdrawn: hold no weights
+				return true
+			}
+			if p.latest.Load() != seen {
+				return true // a job came
 			}
 			hi := min(len(d), st.off+aheadChunk)
 			p.read(d[st.off:hi])
 			st.off = hi
 		}
 	}
-	st.finished = true
+	*st = aheadState{} // all read: hold no weights
 	return true
-}
-
-// data is the address of o's first element, nil when o is empty.
-func (o operand) data() unsafe.Pointer {
-	switch {
-	case len(o.h) > 0:
-		return unsafe.Pointer(&o.h[0])
-	case len(o.f) > 0:
-		return unsafe.Pointer(&o.f[0])
-	}
-	return nil
 }

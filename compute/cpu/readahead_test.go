@@ -35,8 +35,8 @@ func TestRunSplit(t *testing.T) {
 
 // TestReadAheadAnnounce: an announcement names the weights of the pass
 // from where its workers' region begins (the chunk after the caller's
-// share, splitTasks), within the budget, and the pass that reads the
-// first weight withdraws it.
+// share, splitTasks), within the budget; the next few-row pass run across
+// the threads takes it to the worker, and announcing nothing withdraws it.
 func TestReadAheadAnnounce(t *testing.T) {
 	e := New(2)
 	defer e.Close()
@@ -52,10 +52,7 @@ func TestReadAheadAnnounce(t *testing.T) {
 	}
 	check := func(name string, want []piece) {
 		t.Helper()
-		a := e.pool.announced()
-		if a == nil {
-			t.Fatalf("%s: no announcement", name)
-		}
+		a := &e.pool.ahead.next
 		if a.n != len(want) {
 			t.Fatalf("%s: %d pieces, want %d", name, a.n, len(want))
 		}
@@ -79,33 +76,74 @@ func TestReadAheadAnnounce(t *testing.T) {
 	// a small pass: the worker's half
 	e.ReadAhead(false, small)
 	check("small", []piece{{small, 64 << 10, 64 << 10}})
-	// a pass reading another weight leaves it; one reading small ends it
-	x, y := tensor.New(tensor.F32, 1, 64), tensor.New(tensor.F32, 1, 64)
-	e.MatMul(y, x, bf(64, 64), false, true, false)
-	if e.pool.announced() == nil {
-		t.Fatal("a pass over other weights withdrew the announcement")
-	}
+	// a pass on the caller alone leaves it; one across the threads takes it
+	x := tensor.New(tensor.F32, 1, 64)
+	e.MatMul(tensor.New(tensor.F32, 1, 64), x, bf(64, 64), false, true, false)
+	check("after a serial pass", []piece{{small, 64 << 10, 64 << 10}})
 	e.MatMul(tensor.New(tensor.F32, 1, 1024), x, small, false, true, false)
-	if e.pool.announced() != nil {
-		t.Fatal("the announced pass did not withdraw its announcement")
-	}
-	// nil and nothing withdraw; a one-thread engine ignores announcements
+	check("after a parallel pass", nil)
+	// nothing withdraws, counted
 	e.ReadAhead(false, small)
+	epoch := e.pool.ahead.epoch.Load()
 	e.ReadAhead(false, nil)
-	if e.pool.announced() != nil {
-		t.Fatal("an announcement of nothing did not withdraw the last one")
+	check("withdrawn", nil)
+	if e.pool.ahead.epoch.Load() != epoch+1 {
+		t.Fatal("the withdrawal was not counted")
 	}
+	// a one-thread engine ignores announcements
 	one := New(1)
 	defer one.Close()
 	one.ReadAhead(false, q)
-	if one.pool.announced() != nil {
+	if one.pool.ahead.next.n != 0 {
 		t.Fatal("a one-thread engine kept an announcement")
+	}
+}
+
+// TestReadAheadJob: a job of runSplit takes the announcement, with the
+// count of withdrawals, and the worker that joins it takes it from there;
+// a job of run leaves it. Announcing and passing it on allocate nothing.
+func TestReadAheadJob(t *testing.T) {
+	// one worker that never runs: the caller takes every task itself
+	p := &pool{workers: 1, jobs: make(chan uint64, 64), read: func([]float32) float32 { return 0 }}
+	w := make([]float32, 8*aheadChunk)
+	p.ahead.epoch.Store(3)
+	p.ahead.set(w[:aheadChunk], w[2*aheadChunk:])
+	p.run(2, func(int) {})
+	if p.ahead.next.n != 2 {
+		t.Fatal("a job of run took the announcement")
+	}
+	var st aheadState
+	joined := false
+	p.runSplit(4, 2, func(i int) {
+		if joined {
+			return
+		}
+		joined = true
+		tk := p.latest.Load()
+		j := &p.slots[tk&(1<<slotBits-1)]
+		if a := &j.ahead; a.n != 2 || &a.data[0][0] != &w[0] || &a.data[1][0] != &w[2*aheadChunk] || a.epoch != 3 {
+			t.Errorf("the job holds %d pieces of epoch %d, want the 2 announced of epoch 3", a.n, a.epoch)
+		}
+		p.join(tk, &st) // a worker joins: it takes the announcement and the tasks left
+	})
+	if p.ahead.next.n != 0 || p.ahead.next.data[0] != nil {
+		t.Fatal("the job left the announcement to be taken again")
+	}
+	if st.a.n != 2 || len(st.a.data[1]) != 6*aheadChunk || st.i != 0 || st.off != 0 {
+		t.Fatalf("the worker took %d pieces at %d/%d, want 2 from the start", st.a.n, st.i, st.off)
+	}
+	if n := testing.AllocsPerRun(20, func() {
+		p.ahead.set(w)
+		var a announcement
+		p.ahead.pass(&a)
+	}); n != 0 {
+		t.Fatalf("announcing and passing on allocate %v times", n)
 	}
 }
 
 // TestReadAheadRead: the worker's reading covers every announced byte
 // once, stops when a job comes and resumes where it stopped, and starts
-// over for a new announcement.
+// over for a new announcement; it holds no weights once it has read them.
 func TestReadAheadRead(t *testing.T) {
 	var read int
 	var stopAt int
@@ -120,8 +158,8 @@ func TestReadAheadRead(t *testing.T) {
 		return 0
 	}
 	w := make([]float32, 10*aheadChunk+5)
-	p.announce(unsafe.Pointer(&w[0]), w[:3*aheadChunk], w[3*aheadChunk:])
 	var st aheadState
+	st.take(&announcement{data: [aheadRegions][]float32{w[:3*aheadChunk], w[3*aheadChunk:]}, n: 2})
 	stopAt = 4 * 4 * aheadChunk
 	if !p.readAhead(j0, &st) || read != stopAt {
 		t.Fatalf("read %d bytes before the job came, want %d", read, stopAt)
@@ -133,93 +171,64 @@ func TestReadAheadRead(t *testing.T) {
 	if p.readAhead(j0, &st) || read != 4*len(w) {
 		t.Fatal("read a finished announcement again")
 	}
-	p.announce(unsafe.Pointer(&w[0]), w[:aheadChunk])
+	if st.a.data[0] != nil || st.a.data[1] != nil {
+		t.Fatal("the worker holds weights it has read")
+	}
+	st.take(&announcement{data: [aheadRegions][]float32{w[:aheadChunk]}, n: 1})
 	if !p.readAhead(j0, &st) || read != 4*len(w)+4*aheadChunk {
 		t.Fatal("a new announcement was not read")
 	}
-	p.announce(nil)
-	if p.readAhead(j0, &st) {
-		t.Fatal("read with no announcement")
-	}
-	for i := range p.aheads {
-		if a := &p.aheads[i]; a.key != nil || a.n != 0 || a.data[0] != nil {
-			t.Fatalf("announcement record %d still holds weights after the withdrawal", i)
-		}
-	}
-}
-
-// TestReadAheadRecords: announcements reuse the pool's records, skip the
-// one the worker is in, and a worker cannot enter one replaced.
-func TestReadAheadRecords(t *testing.T) {
-	p := &pool{read: func([]float32) float32 { return 0 }}
-	w := make([]float32, 4*aheadChunk)
-	p.announce(unsafe.Pointer(&w[0]), w)
-	t0 := p.ahead.Load()
-	in := &p.aheads[t0&(1<<slotBits-1)]
-	if !in.enter(t0 >> slotBits) { // the worker is reading it
-		t.Fatal("could not enter the announcement just made")
-	}
-	for i := 0; i < 3*aheadSlots; i++ {
-		p.announce(unsafe.Pointer(&w[1]), w[1:])
-		if a := p.announced(); a == nil || a == in || a.key != unsafe.Pointer(&w[1]) {
-			t.Fatalf("announcement %d: record %p (the worker's %p)", i, a, in)
-		}
-	}
-	if in.key != unsafe.Pointer(&w[0]) {
-		t.Fatal("the record the worker is in was rewritten")
-	}
-	in.leave()
-	for i := 0; i < aheadSlots; i++ { // one of them claims it again
-		p.announce(unsafe.Pointer(&w[1]), w[1:])
-	}
-	if in.enter(t0 >> slotBits) {
-		t.Fatal("entered an announcement whose record was claimed again")
-	}
-	if n := testing.AllocsPerRun(20, func() { p.announce(unsafe.Pointer(&w[0]), w); p.withdraw(unsafe.Pointer(&w[0])) }); n != 0 {
-		t.Fatalf("announcing and withdrawing allocate %v times", n)
+	if p.ahead.reading.Load() != 0 {
+		t.Fatal("the worker still says it reads")
 	}
 }
 
 // TestReadAheadWithdrawWaits: a worker reading an announcement stops at
-// the next chunk once it is withdrawn, and the withdrawal returns only
-// after the worker has left the record: the weights may be unmapped then.
+// the next chunk once it is withdrawn, or at once when it comes from
+// before a withdrawal, and a withdrawal returns only once the worker no
+// longer says it reads one from before: the weights may be unmapped then.
 func TestReadAheadWithdrawWaits(t *testing.T) {
 	w := make([]float32, 8*aheadChunk)
 	p := &pool{}
 	p.latest.Store(1 << slotBits)
 	chunks := 0
 	p.read = func([]float32) float32 {
+		if p.ahead.reading.Load() != 1 {
+			t.Error("the worker reads without saying so")
+		}
 		if chunks++; chunks == 2 {
-			p.ahead.Store(0) // withdrawn while the worker reads (announce(nil) then waits for it)
+			p.ahead.epoch.Add(1) // withdrawn while the worker reads (withdraw counts it, then waits)
 		}
 		return 0
 	}
-	p.announce(unsafe.Pointer(&w[0]), w)
 	var st aheadState
+	st.take(&announcement{data: [aheadRegions][]float32{w}, n: 1})
 	if !p.readAhead(1<<slotBits, &st) || chunks != 2 {
 		t.Fatalf("the worker read %d chunks, want 2: it went on after the withdrawal", chunks)
 	}
-	// a worker in the record holds the withdrawal back until it leaves
-	p.read = func([]float32) float32 { return 0 }
-	p.announce(unsafe.Pointer(&w[0]), w)
-	tk := p.ahead.Load()
-	a := &p.aheads[tk&(1<<slotBits-1)]
-	if !a.enter(tk >> slotBits) {
-		t.Fatal("could not enter the announcement")
+	if st.a.n != 0 || st.a.data[0] != nil {
+		t.Fatal("the worker holds withdrawn weights")
 	}
+	st.take(&announcement{data: [aheadRegions][]float32{w}, n: 1}) // epoch 0, withdrawn since
+	if p.readAhead(1<<slotBits, &st); chunks != 2 {
+		t.Fatal("the worker read an announcement made before a withdrawal")
+	}
+	// a worker that says it reads holds the withdrawal back until it stops
+	p.ahead.set(w)
+	p.ahead.reading.Store(p.ahead.epoch.Load() + 1)
 	done := make(chan bool)
 	go func() {
-		p.announce(nil)
+		p.ahead.withdraw()
 		done <- true
 	}()
 	select {
 	case <-done:
-		t.Fatal("the withdrawal returned while a worker was in the record")
+		t.Fatal("the withdrawal returned while the worker read")
 	case <-time.After(20 * time.Millisecond):
 	}
-	a.leave()
+	p.ahead.reading.Store(0)
 	<-done
-	if a.n != 0 || a.data[0] != nil {
-		t.Fatal("the withdrawn record still holds weights")
+	if p.ahead.next.n != 0 || p.ahead.next.data[0] != nil {
+		t.Fatal("the withdrawn announcement is still to be taken")
 	}
 }
