@@ -34,14 +34,17 @@ import (
 // when nobody is in it.
 //
 // Starting a job writes as few cache lines that the workers touched as it
-// can: each such line is a round trip between the cores, and while the
-// weights stream they cost 0.2-0.4 µs each, one after another at every
-// atomic operation (traced on the 2-core machine: 1.5-2.5 µs from a
-// few-row pass's call to its first chunk). So the counters that threads
-// claim tasks and count them done with carry the generation's low bits,
-// and a count of another generation reads as zero: a job starts without
-// clearing them. The generation counter is the callers' alone, on a line
-// of its own.
+// can: writing one takes it back from the other core, and an atomic
+// operation waits for every line its thread has written (one line passed
+// between two threads and back on the 2-core machine: 90-125 ns in its
+// usual state, 450-680 ns in the state where two threads read memory
+// twice as fast as one, its cores apparently on different dies). So the
+// counters that threads claim tasks and count them done with carry the
+// generation's low bits, and a count of another generation reads as
+// zero: a job starts without clearing them; and the generation counter is
+// the callers' alone, on a line of its own. (Traced, a decoding step's
+// read-ahead announcement took 0.2-0.3 µs instead of 0.5-1.1 µs; whole
+// tokens were the same within the noise, docs/PERFORMANCE.md.)
 type pool struct {
 	workers int // goroutines besides the caller
 	jobs    chan uint64
@@ -240,6 +243,7 @@ func (p *pool) loop(first bool) {
 			return
 		}
 		seen = p.spin(seen, ahead)
+		ra = aheadState{} // parking: hold no weights
 	}
 }
 
@@ -476,7 +480,9 @@ func (p *pool) start(tasks int, f func(int), split int) {
 		j.takenW.Store(uint64(^tag) << 32)
 	}
 	j.last = tag
-	j.ahead.n = 0
+	if j.ahead.data[0] != nil {
+		j.ahead = announcement{} // an earlier job's: hold no weights
+	}
 	if split > 0 {
 		j.lastSplit = tag
 		p.ahead.pass(&j.ahead)
