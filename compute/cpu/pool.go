@@ -70,9 +70,8 @@ type pool struct {
 // runs); a run that finds every slot taken runs its tasks alone.
 const poolSlots = 16
 
-// A ticket is gen<<slotBits | slot: a record reused (a job's slot, an
-// announcement's, readahead.go) and the use it is in. The record's
-// tenancy counts the threads in it.
+// A ticket is gen<<slotBits | slot: a record reused (a job's slot) and
+// the use it is in. The record's tenancy counts the threads in it.
 const (
 	slotBits = 8
 	refBits  = 16
