@@ -69,3 +69,23 @@ func ReadAhead(e Engine, gated bool, ws ...*tensor.Tensor) {
 		r.ReadAhead(gated, ws...)
 	}
 }
+
+// ReadAheadThener is the optional capability of a ReadAheader whose idle
+// threads can go on, once they have read the announced weights, to those
+// of the pass after that: worth it before a long stretch of small ops
+// (a decoding layer's attention), where they would otherwise run out.
+type ReadAheadThener interface {
+	// ReadAheadThen adds to the last announcement (ReadAhead) the weights
+	// of the pass after the announced one, as ReadAhead takes them, to be
+	// read once the announced weights are. A hint, as ReadAhead.
+	ReadAheadThen(gated bool, ws ...*tensor.Tensor)
+}
+
+// ReadAheadThen adds the weights of the pass after the announced one to
+// the announcement of an engine that is a ReadAheadThener, and does
+// nothing otherwise.
+func ReadAheadThen(e Engine, gated bool, ws ...*tensor.Tensor) {
+	if r, ok := e.(ReadAheadThener); ok {
+		r.ReadAheadThen(gated, ws...)
+	}
+}

@@ -203,10 +203,12 @@ func TestBatchDecodeBF16CPU(t *testing.T) {
 // hideReadAhead is an engine without the read-ahead capability.
 type hideReadAhead struct{ *cpu.Engine }
 
-func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor) {}
+func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor)     {}
+func (hideReadAhead) ReadAheadThen(bool, ...*tensor.Tensor) {}
 
-// TestDecodeReadAhead: announcing each pass's successor to the CPU engine
-// (whose worker then reads ahead where its region of each pass begins)
+// TestDecodeReadAhead: announcing each pass's successor (and, before the
+// attention, the pass after it) to the CPU engine (whose worker then reads
+// ahead where its region of each pass begins)
 // leaves the logits bit for bit as they are without it, at a size whose
 // passes run on both threads, alone and batched.
 func TestDecodeReadAhead(t *testing.T) {
@@ -214,6 +216,7 @@ func TestDecodeReadAhead(t *testing.T) {
 	e := cpu.New(2)
 	defer e.Close()
 	var _ compute.ReadAheader = e
+	var _ compute.ReadAheadThener = e
 	run := func(e compute.Engine) [][]float32 {
 		var out [][]float32
 		kcs := []*Cache{m.NewCache(16), m.NewCache(16)}

@@ -24,6 +24,13 @@ func (s *sharedInput) announce(e compute.Engine, gated bool, ws ...*tensor.Tenso
 	clear(s.ahead[:])
 }
 
+// announceThen is compute.ReadAheadThen as announce is compute.ReadAhead.
+func (s *sharedInput) announceThen(e compute.Engine, gated bool, ws ...*tensor.Tensor) {
+	n := copy(s.ahead[:], ws)
+	compute.ReadAheadThen(e, gated, s.ahead[:n]...)
+	clear(s.ahead[:])
+}
+
 // forward sets ys[i] = ls[i].Forward(x) for every i (inference: no
 // adapter state is kept for a backward).
 func (s *sharedInput) forward(e compute.Engine, x *tensor.Tensor, ls []*Linear, ys []*tensor.Tensor) {
@@ -84,8 +91,11 @@ func (m *Model) qkv(e compute.Engine, L *Layer, la *layerActs, sh *sharedInput, 
 	c := m.Config
 	eps := float32(c.RMSEps)
 	n := la.H1.Rows()
-	// the output projection comes after RoPE and attention
+	// the output projection comes after RoPE and attention, and the
+	// worker, given only its share of that, would run out during the
+	// attention: it goes on to gate and up
 	sh.announce(e, false, L.O.W)
+	sh.announceThen(e, plain(&L.Gate) && plain(&L.Up), L.Gate.W, L.Up.W)
 	if c.QKNorm {
 		sh.forward(e, la.H1, []*Linear{&L.Q, &L.K, &L.V}, []*tensor.Tensor{la.QRaw, la.KRaw, v})
 		e.RMSNorm(la.Q.Reshape(n*c.Heads, c.HeadDim), la.QRaw.Reshape(n*c.Heads, c.HeadDim), L.QNorm, eps, nil)

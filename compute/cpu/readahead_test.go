@@ -73,6 +73,15 @@ func TestReadAheadAnnounce(t *testing.T) {
 	// gate and up, 28 chunks each: the workers' region is up's
 	e.ReadAhead(true, gate, up)
 	check("gated", []piece{{up, 0, 512 << 10}})
+	// then the pass after it: its workers' region, up to 256 KiB, while
+	// there is room for its pieces
+	e.ReadAhead(false, small)
+	e.ReadAheadThen(true, gate, up)
+	check("then", []piece{{small, 64 << 10, 64 << 10}, {up, 0, 256 << 10}})
+	e.ReadAheadThen(false, q, k, v)
+	check("then full", []piece{{small, 64 << 10, 64 << 10}, {up, 0, 256 << 10}, {q, 10 * 56 * 1152, 16 * 1152}, {k, 0, 216 << 10}})
+	e.ReadAheadThen(false, small)
+	check("then past full", []piece{{small, 64 << 10, 64 << 10}, {up, 0, 256 << 10}, {q, 10 * 56 * 1152, 16 * 1152}, {k, 0, 216 << 10}})
 	// a small pass: the worker's half
 	e.ReadAhead(false, small)
 	check("small", []piece{{small, 64 << 10, 64 << 10}})
@@ -94,6 +103,7 @@ func TestReadAheadAnnounce(t *testing.T) {
 	one := New(1)
 	defer one.Close()
 	one.ReadAhead(false, q)
+	one.ReadAheadThen(false, q)
 	if one.pool.ahead.next.n != 0 {
 		t.Fatal("a one-thread engine kept an announcement")
 	}
