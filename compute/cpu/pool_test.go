@@ -113,3 +113,29 @@ func TestSpinTime(t *testing.T) {
 		t.Errorf("otherLoad allocates %v times a call, want 0 (decoding steps read it)", n)
 	}
 }
+
+// TestPoolTagWrap: a job whose generation's low 32 bits (its tag) are
+// those of the slot's previous job, 2^32 generations on, still runs every
+// task: the words that could carry the old counts are cleared, after a
+// job of runSplit and after a job of run alike.
+func TestPoolTagWrap(t *testing.T) {
+	// one worker that never runs: the caller takes every task itself
+	p := &pool{workers: 1, jobs: make(chan uint64, 64)}
+	for _, first := range []int{0, 3} { // the earlier job: of run, or split at 3
+		for _, split := range []int{0, 2} {
+			gen := p.gen.Load()
+			var hits [6]atomic.Int32
+			count := func(i int) { hits[i].Add(1) }
+			p.start(6, count, first)
+			// the next generation that lands in the same slot with the
+			// same tag
+			p.gen.Store(gen + 1<<32)
+			p.start(6, count, split)
+			for i := range hits {
+				if n := hits[i].Load(); n != 2 {
+					t.Fatalf("job split at %d after one split at %d, same slot and tag: task %d ran %d times in two jobs, want 2", split, first, i, n)
+				}
+			}
+		}
+	}
+}
