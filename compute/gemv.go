@@ -89,3 +89,25 @@ func ReadAheadThen(e Engine, gated bool, ws ...*tensor.Tensor) {
 		r.ReadAheadThen(gated, ws...)
 	}
 }
+
+// AttentionAheader is the optional capability of an engine whose attention
+// for one query (decoding a token) can read, while it computes, the cached
+// keys and values that the next layer's attention will read: each layer's
+// cache has left the caches by the next token, and reading it costs the
+// attention most of its time, while its arithmetic leaves memory idle.
+type AttentionAheader interface {
+	// AttentionAhead is Attention(out, q, k, v, nil, s) that meanwhile
+	// asks for nextK and nextV (nil for none) to be brought into the
+	// caches. A hint: the results do not depend on it.
+	AttentionAhead(out, q, k, v *tensor.Tensor, s AttnShape, nextK, nextV *tensor.Tensor)
+}
+
+// AttentionAhead is e.Attention(out, q, k, v, nil, s), reading nextK and
+// nextV ahead meanwhile where e is an AttentionAheader.
+func AttentionAhead(e Engine, out, q, k, v *tensor.Tensor, s AttnShape, nextK, nextV *tensor.Tensor) {
+	if a, ok := e.(AttentionAheader); ok {
+		a.AttentionAhead(out, q, k, v, s, nextK, nextV)
+		return
+	}
+	e.Attention(out, q, k, v, nil, s)
+}

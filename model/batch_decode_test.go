@@ -200,23 +200,29 @@ func TestBatchDecodeBF16CPU(t *testing.T) {
 	}
 }
 
-// hideReadAhead is an engine without the read-ahead capability.
+// hideReadAhead is an engine that reads nothing ahead: no weights, no
+// cache rows.
 type hideReadAhead struct{ *cpu.Engine }
 
 func (hideReadAhead) ReadAhead(bool, ...*tensor.Tensor)     {}
 func (hideReadAhead) ReadAheadThen(bool, ...*tensor.Tensor) {}
+func (h hideReadAhead) AttentionAhead(out, q, k, v *tensor.Tensor, s compute.AttnShape, _, _ *tensor.Tensor) {
+	h.Engine.Attention(out, q, k, v, nil, s)
+}
 
 // TestDecodeReadAhead: announcing each pass's successor (and, before the
 // attention, the pass after it) to the CPU engine (whose worker then reads
-// ahead where its region of each pass begins)
-// leaves the logits bit for bit as they are without it, at a size whose
-// passes run on both threads, alone and batched.
+// ahead where its region of each pass begins), and each attention reading
+// the next layer's cache rows ahead, leaves the logits bit for bit as they
+// are without, at a size whose passes run on both threads, alone and
+// batched.
 func TestDecodeReadAhead(t *testing.T) {
 	c, m := bf16Llama(256, 512, 3, 64, 1000, 0.1, 3)
 	e := cpu.New(2)
 	defer e.Close()
 	var _ compute.ReadAheader = e
 	var _ compute.ReadAheadThener = e
+	var _ compute.AttentionAheader = e
 	run := func(e compute.Engine) [][]float32 {
 		var out [][]float32
 		kcs := []*Cache{m.NewCache(16), m.NewCache(16)}

@@ -24,8 +24,9 @@ type decodeScratch struct {
 	A    *tensor.Tensor
 	pos  []int32
 	sh   sharedInput
-	// views of a layer's cache rows, taken anew for every layer
-	kDst, vDst, kAll, vAll tensor.Tensor
+	// views of a layer's cache rows, taken anew for every layer, and of
+	// the next layer's cached rows
+	kDst, vDst, kAll, vAll, kNext, vNext tensor.Tensor
 }
 
 // NewCache returns an empty cache for up to capacity positions, in bf16
@@ -134,8 +135,14 @@ func (m *Model) Decode(e compute.Engine, kc *Cache, ids []int32, logits *tensor.
 		vDst := kc.V[l].SliceTo(&sc.vDst, kc.Len, kc.Len+n)
 		kAll := kc.K[l].SliceTo(&sc.kAll, 0, kc.Len+n)
 		vAll := kc.V[l].SliceTo(&sc.vAll, 0, kc.Len+n)
+		// the next layer's cached rows, for the attention to read ahead
+		var kNext, vNext *tensor.Tensor
+		if l+1 < len(m.W.Layers) && kc.Len > 0 {
+			kNext = kc.K[l+1].SliceTo(&sc.kNext, 0, kc.Len)
+			vNext = kc.V[l+1].SliceTo(&sc.vNext, 0, kc.Len)
+		}
 		sc.la.X = x
-		m.decodeLayer(e, l, sc.la, &sc.sh, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, sc.A)
+		m.decodeLayer(e, l, sc.la, &sc.sh, x, s, sc.pos, cos, sin, kDst, vDst, kAll, vAll, kNext, vNext, sc.A)
 	}
 	kc.Len += n
 	rows := logits.Rows()

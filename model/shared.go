@@ -61,9 +61,10 @@ func (s *sharedInput) forward(e compute.Engine, x *tensor.Tensor, ls []*Linear, 
 
 // decodeLayer is layerForward for inference (decoding, with x the new
 // tokens and kAll, vAll the cache): the products that share an input run
-// as one pass each.
+// as one pass each, and the attention reads ahead the next layer's cached
+// rows kNext, vNext (nil for none; compute.AttentionAhead).
 func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedInput, x *tensor.Tensor, s compute.AttnShape,
-	pos []int32, cos, sin, kDst, vDst, kAll, vAll, A *tensor.Tensor) {
+	pos []int32, cos, sin, kDst, vDst, kAll, vAll, kNext, vNext, A *tensor.Tensor) {
 	c := m.Config
 	L := &m.W.Layers[l]
 	eps := float32(c.RMSEps)
@@ -81,7 +82,7 @@ func (m *Model) decodeLayer(e compute.Engine, l int, la *layerActs, sh *sharedIn
 		storeRows(kDst, k)
 		storeRows(vDst, v)
 	}
-	e.Attention(la.Att, la.Q, kAll, vAll, nil, s)
+	compute.AttentionAhead(e, la.Att, la.Q, kAll, vAll, s, kNext, vNext)
 	m.mlp(e, l, la, sh, x, A)
 }
 

@@ -105,3 +105,48 @@ func TestAttentionBF16Cache(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionAhead: reading the next layer's cache ahead changes
+// nothing: the same output, bit for bit, as Attention for one query a
+// sequence (serial and split across threads, float32 and bf16 caches,
+// next rows of either dtype, longer or shorter than the keys, or none),
+// and for more queries, where nothing is read ahead.
+func TestAttentionAhead(t *testing.T) {
+	r := newRand(23)
+	cases := []compute.AttnShape{
+		{Batch: 1, Tq: 1, Tk: 1, Heads: 1, KVHeads: 1, HeadDim: 16},
+		{Batch: 1, Tq: 1, Tk: 7, QOffset: 6, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 1, Tq: 1, Tk: 63, QOffset: 62, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 1, Tq: 1, Tk: 577, QOffset: 576, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 2, Tq: 1, Tk: 65, QOffset: 64, Heads: 6, KVHeads: 2, HeadDim: 64},
+		{Batch: 1, Tq: 3, Tk: 40, QOffset: 37, Heads: 4, KVHeads: 4, HeadDim: 32},
+	}
+	var _ compute.AttentionAheader = New(1)
+	for _, e := range fastEngines(t) {
+		for _, s := range cases {
+			s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
+			for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
+				q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
+				k := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim).To(dt)
+				v := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim).To(dt)
+				want := tensor.New(tensor.F32, q.Shape...)
+				e.Attention(want, q, k, v, nil, s)
+				for _, next := range []int{0, 1, s.Tk - 1, 2*s.Tk + 5} {
+					name := fmt.Sprintf("%s/%v B=%d Tq=%d Tk=%d H=%d next=%d", e.Name(), dt, s.Batch, s.Tq, s.Tk, s.Heads, next)
+					var nk, nv *tensor.Tensor
+					if next > 0 {
+						nk = randT(r, next, s.KVHeads*s.HeadDim).To(tensor.BF16)
+						nv = randT(r, next, s.KVHeads*s.HeadDim)
+					}
+					got := tensor.New(tensor.F32, q.Shape...)
+					e.AttentionAhead(got, q, k, v, s, nk, nv)
+					for i, w := range want.F32() {
+						if g := got.F32()[i]; g != w {
+							t.Fatalf("%s: out[%d] %v, Attention %v", name, i, g, w)
+						}
+					}
+				}
+			}
+		}
+	}
+}

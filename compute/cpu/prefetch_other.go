@@ -4,4 +4,4 @@ package cpu
 
 // prefetch asks for the cache lines of x ahead of their use: a hint, which
 // does nothing on this platform.
-func prefetch[T float32 | uint16](x []T) {}
+func prefetch[T float32 | uint16 | byte](x []T) {}
