@@ -297,44 +297,100 @@ func (w *attnOneTask) do(t int) {
 	stride := hd + 2
 	b, r := t/parts, t%parts
 	j0, j1 := n*r/parts, n*(r+1)/parts
-	sb := getBuf[float32](j1 - j0)
-	defer putBuf(sb)
-	p := sb.s[:j1-j0]
 	// the range's rows of every key head: contiguous, asked for at
 	// once rather than met as misses head by head
 	r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
 	if kh != nil {
 		prefetch(kh[r0:r1])
 		prefetch(vh[r0:r1])
-	} else {
-		prefetch(kf[r0:r1])
-		prefetch(vf[r0:r1])
+		w.doGroups(t, b, r0, j1-j0)
+		return
 	}
+	prefetch(kf[r0:r1])
+	prefetch(vf[r0:r1])
+	sb := getBuf[float32](j1 - j0)
+	defer putBuf(sb)
+	p := sb.s[:j1-j0]
 	for h := 0; h < s.Heads; h++ {
 		if nk, nv := w.nextK, w.nextV; nk != nil {
 			prefetch(nk[len(nk)*h/s.Heads : len(nk)*(h+1)/s.Heads])
 			prefetch(nv[len(nv)*h/s.Heads : len(nv)*(h+1)/s.Heads])
 		}
 		g := h / group
-		qi := qv[b*ldq+h*hd:][:hd]
-		if kh != nil {
-			dotsBF16(fast, p, qi, kh[r0+g*hd:], ldk)
-		} else {
-			dots(fast, p, qi, kf[r0+g*hd:], ldk)
-		}
+		dots(fast, p, qv[b*ldq+h*hd:][:hd], kf[r0+g*hd:], ldk)
 		m := vmax(fast, p) * s.Scale
 		l := vexp(fast, p, p, s.Scale, m)
 		ph := part[(t*s.Heads+h)*stride:][:stride]
 		ph[0], ph[1] = m, float32(l)
 		oi := ph[2:]
 		clear(oi)
-		if vh != nil {
-			accRowsBF16(fast, oi, p, vh[r0+g*hd:], ldk)
-		} else {
-			accRows(fast, oi, p, vf[r0+g*hd:], ldk)
-		}
+		accRows(fast, oi, p, vf[r0+g*hd:], ldk)
 	}
 }
+
+// doGroups is do for a bf16 cache: task t's nk keys from element r0 of the
+// cache (sequence b), the heads that share a key head taken together
+// (dotsGroupBF16, accRowsGroupBF16), every head's scores kept until its
+// values are summed. Each key and value row is read and widened once for
+// its group rather than once a head (as do's loop over heads does for a
+// float32 cache), and the scores are taken in blocks of attnBlockKeys
+// keys, every group's in turn, asking for the next block's rows
+// meanwhile: the rows are read in order, and more of them are in flight
+// than the task's first request for all of them (of which the core keeps
+// only so many) gets. The sums are those of a head-by-head loop of
+// dotsBF16 and accRowsBF16 bit for bit (TestAttentionOneGrouped).
+// Timings: docs/PERFORMANCE.md (tenth session).
+func (w *attnOneTask) doGroups(t, b, r0, nk int) {
+	s, part, qv, kh, vh := &w.s, w.part, w.qv, w.kh, w.vh
+	fast := w.e.kern.vec
+	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	stride := hd + 2
+	sb := getBuf[float32](s.Heads * nk)
+	defer putBuf(sb)
+	sc := sb.s[:s.Heads*nk]
+	// the next layer's rows (serial only), a share before each group's
+	// first scores and before each group's values
+	ahead := func(i int) {
+		if ak, av := w.nextK, w.nextV; ak != nil {
+			n := 2 * s.KVHeads
+			prefetch(ak[len(ak)*i/n : len(ak)*(i+1)/n])
+			prefetch(av[len(av)*i/n : len(av)*(i+1)/n])
+		}
+	}
+	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
+		c1 := min(nk, c0+attnBlockKeys)
+		if c1 < nk {
+			prefetch(kh[r0+c1*ldk : r0+min(nk, c1+attnBlockKeys)*ldk])
+		}
+		for g := 0; g < s.KVHeads; g++ {
+			if c0 == 0 {
+				ahead(g)
+			}
+			h0 := g * group
+			dotsGroupBF16(fast, sc[h0*nk+c0:], nk, qv[b*ldq+h0*hd:][:group*hd], hd, kh[r0+c0*ldk+g*hd:], ldk, c1-c0)
+		}
+	}
+	for h := 0; h < s.Heads; h++ {
+		p := sc[h*nk : (h+1)*nk]
+		m := vmax(fast, p) * s.Scale
+		l := vexp(fast, p, p, s.Scale, m)
+		ph := part[(t*s.Heads+h)*stride:][:stride]
+		ph[0], ph[1] = m, float32(l)
+		clear(ph[2:])
+	}
+	for g := 0; g < s.KVHeads; g++ {
+		ahead(s.KVHeads + g)
+		h0 := g * group
+		accRowsGroupBF16(fast, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, sc[h0*nk:], nk, nk, vh[r0+g*hd:], ldk)
+	}
+}
+
+// attnBlockKeys is the keys of one block of doGroups' scores: a multiple
+// of four, so that dotsGroupBF16 takes the same keys four at a time as it
+// would over the whole range (the sums stay bit for bit). At the
+// SmolLM2-135M shape a block's key rows are 24 KiB; 32 and 128 were
+// slower at 4000 cached positions (docs/PERFORMANCE.md).
+const attnBlockKeys = 64
 
 // Attention computes causal grouped-query attention with tiled online
 // softmax, (sequence, head, block of queries) tasks spread over the cores.

@@ -106,6 +106,53 @@ func TestAttentionBF16Cache(t *testing.T) {
 	}
 }
 
+// TestAttentionOneGrouped: with a bf16 cache, one query a sequence on one
+// thread, the attention (the heads that share a key head taken together,
+// the keys in blocks: doGroups) gives bit for bit what a head-by-head loop
+// of the one-head row primitives gives, for groups of one to seven heads,
+// head dimensions that take the assembly and that do not, key counts
+// around the blocks' and the four-key steps' edges, and caches longer than
+// the keys visible.
+func TestAttentionOneGrouped(t *testing.T) {
+	r := newRand(23)
+	e := New(1)
+	defer e.Close()
+	fast := e.kern.vec
+	for _, g := range [][3]int{{9, 3, 64}, {8, 2, 64}, {4, 4, 64}, {14, 2, 64}, {6, 2, 80}, {8, 8, 128}, {32, 8, 64}, {4, 2, 8}} {
+		for _, n := range []int{1, 5, 33, 64, 65, 131, 200} {
+			for _, batch := range []int{1, 2} {
+				s := compute.AttnShape{Batch: batch, Tq: 1, Tk: n + 3*(batch-1), QOffset: n - 1,
+					Heads: g[0], KVHeads: g[1], HeadDim: g[2], Scale: 0.3}
+				hd, ldk, group := s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+				q := randT(r, batch, s.Heads*hd)
+				k := randT(r, batch*s.Tk, ldk).To(tensor.BF16)
+				v := randT(r, batch*s.Tk, ldk).To(tensor.BF16)
+				got := tensor.New(tensor.F32, batch, s.Heads*hd)
+				e.Attention(got, q, k, v, nil, s)
+				kh, vh := k.BF16(), v.BF16()
+				p, o := make([]float32, n), make([]float32, hd)
+				for b := 0; b < batch; b++ {
+					for h := 0; h < s.Heads; h++ {
+						r0 := b*s.Tk*ldk + h/group*hd
+						dotsBF16(fast, p, q.F32()[(b*s.Heads+h)*hd:][:hd], kh[r0:], ldk)
+						m := vmax(fast, p) * s.Scale
+						l := float64(float32(vexp(fast, p, p, s.Scale, m)))
+						clear(o)
+						accRowsBF16(fast, o, p, vh[r0:], ldk)
+						inv := float32(1 / l)
+						for d, x := range o {
+							if w, gd := x*inv, got.F32()[(b*s.Heads+h)*hd+d]; gd != w {
+								t.Fatalf("H=%d KV=%d hd=%d n=%d batch %d: sequence %d head %d [%d] = %g, head by head %g",
+									s.Heads, s.KVHeads, hd, n, batch, b, h, d, gd, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestAttentionAhead: reading the next layer's cache ahead changes
 // nothing: the same output, bit for bit, as Attention for one query a
 // sequence (serial and split across threads, float32 and bf16 caches,

@@ -591,6 +591,15 @@ func attnOps() {
 	dotsAVX512("dotsSeqBF16AVX512", "dotssh", true, false)
 	accRowsAVX512(false)
 	accRowsAVX512(true)
+	// The same for the g query heads that share a key head (grouped-query
+	// attention), two or three at once: each key or value row is read
+	// and widened once for all of them instead of once a head, and every
+	// head's sums are made in the order the one-head kernels make them,
+	// so that the results are theirs bit for bit.
+	dotsGroupBF16AVX512(2)
+	dotsGroupBF16AVX512(3)
+	accRowsGroupBF16AVX512(2)
+	accRowsGroupBF16AVX512(3)
 
 	// rankK: dst[j*ldd+d] += sum_{i<kk} c[i*ldc+j] * x[i*ldx+d], j < nk:
 	// the update of a tile of key rows (dk, dv) from a block of query rows.
@@ -1453,4 +1462,237 @@ func gemvWidenAVX512() {
 	p("\tJLT gemvh_col")
 	p("\tVADDPS Z1, Z0, Z0")
 	gemvRowEnd("gemvh")
+}
+
+// dotsGroupBF16AVX512 writes dotsBF16 for g (2 or 3) heads at once:
+//
+//	func dotsG<g>BF16AVX512(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
+//
+// out[i*ldo+j] = q[i*hd:(i+1)*hd]·widen(k[j*ldk:j*ldk+hd]) for i < g and
+// j < nk, hd a multiple of 16. Four keys at a time while four are left,
+// then one at a time, each key's sum accumulated and reduced as dotsQuad
+// and the one-row loop of dotsAVX512 do: key i of head h in Z(4h+i) (one
+// key: Zh), a key's 16 widened values in Z28, reduction temporaries in
+// Z12-Z15 (VEX forms, so below Z16). Head h's q is at SI, BX, AX; its
+// outputs at DI+h*ldo*4 (R14 = ldo*4).
+func dotsGroupBF16AVX512(g int) {
+	name := fmt.Sprintf("dotsG%dBF16AVX512", g)
+	lbl := fmt.Sprintf("dotsg%d", g)
+	qr := []string{"SI", "BX", "AX"}
+	outAt := func(h int) string {
+		if h == 0 {
+			return "(DI)"
+		}
+		return fmt.Sprintf("(DI)(R14*%d)", h)
+	}
+	p("")
+	p("// func %s(out, q *float32, k *uint16, ldk, nk, hd, ldo int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ out+0(FP), DI")
+	p("\tMOVQ q+8(FP), SI")
+	p("\tMOVQ k+16(FP), DX")
+	p("\tMOVQ ldk+24(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tMOVQ ldo+48(FP), R14")
+	p("\tSHLQ $2, R14")
+	p("\tLEAQ (SI)(R9*4), BX")
+	if g > 2 {
+		p("\tLEAQ (BX)(R9*4), AX")
+	}
+	p("%s_quad:", lbl)
+	p("\tCMPQ CX, $4")
+	p("\tJLT %s_rest", lbl)
+	for i := 0; i < 4*g; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("\tLEAQ (DX)(R8*1), R11")
+	p("\tLEAQ (DX)(R8*2), R12")
+	p("\tLEAQ (R11)(R8*2), R13")
+	p("\tXORQ R10, R10")
+	p("%s_qcol:", lbl)
+	for i, base := range []string{"DX", "R11", "R12", "R13"} {
+		p("\tVPMOVZXWD (%s)(R10*2), Z28", base)
+		p("\tVPSLLD $16, Z28, Z28")
+		for h := 0; h < g; h++ {
+			p("\tVFMADD231PS (%s)(R10*4), Z28, Z%d", qr[h], 4*h+i)
+		}
+	}
+	p("\tADDQ $16, R10")
+	p("\tCMPQ R10, R9")
+	p("\tJLT %s_qcol", lbl)
+	for h := 0; h < g; h++ {
+		a := 4 * h
+		for i := 0; i < 4; i++ {
+			p("\tVEXTRACTF64X4 $1, Z%d, Y%d", a+i, 12+i)
+			p("\tVADDPS Y%d, Y%d, Y%d", 12+i, a+i, a+i)
+		}
+		for i := 0; i < 4; i++ {
+			p("\tVEXTRACTF128 $1, Y%d, X%d", a+i, 12+i)
+			p("\tVADDPS X%d, X%d, X%d", 12+i, a+i, a+i)
+		}
+		p("\tVHADDPS X%d, X%d, X%d", a+1, a, a)
+		p("\tVHADDPS X%d, X%d, X%d", a+3, a+2, a+2)
+		p("\tVHADDPS X%d, X%d, X%d", a+2, a, a)
+		p("\tVMOVUPS X%d, %s", a, outAt(h))
+	}
+	p("\tADDQ $16, DI")
+	p("\tLEAQ (DX)(R8*4), DX")
+	p("\tSUBQ $4, CX")
+	p("\tJMP %s_quad", lbl)
+	p("%s_rest:", lbl)
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_done", lbl)
+	p("%s_row:", lbl)
+	for h := 0; h < g; h++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", h, h, h)
+	}
+	p("\tXORQ R10, R10")
+	p("%s_col:", lbl)
+	p("\tVPMOVZXWD (DX)(R10*2), Z28")
+	p("\tVPSLLD $16, Z28, Z28")
+	for h := 0; h < g; h++ {
+		p("\tVFMADD231PS (%s)(R10*4), Z28, Z%d", qr[h], h)
+	}
+	p("\tADDQ $16, R10")
+	p("\tCMPQ R10, R9")
+	p("\tJLT %s_col", lbl)
+	for h := 0; h < g; h++ {
+		z, y, x := fmt.Sprintf("Z%d", h), fmt.Sprintf("Y%d", h), fmt.Sprintf("X%d", h)
+		p("\tVEXTRACTF64X4 $1, %s, Y15", z)
+		p("\tVADDPS Y15, %s, %s", y, y)
+		p("\tVEXTRACTF128 $1, %s, X15", y)
+		p("\tVADDPS X15, %s, %s", x, x)
+		p("\tVPERMILPS $0x4e, %s, X15", x)
+		p("\tVADDPS X15, %s, %s", x, x)
+		p("\tVPERMILPS $0xb1, %s, X15", x)
+		p("\tVADDPS X15, %s, %s", x, x)
+		p("\tMOVSS %s, %s", x, outAt(h))
+	}
+	p("\tADDQ $4, DI")
+	p("\tADDQ R8, DX")
+	p("\tDECQ CX")
+	p("\tJNZ %s_row", lbl)
+	p("%s_done:", lbl)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// accRowsGroupBF16AVX512 writes accRowsBF16 for g (2 or 3) heads at once:
+//
+//	func accRowsG<g>BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+//
+// o[i*ldo+d] += sum_j p[i*ldp+j] * widen(v[j*ldv+d]) for i < g, d < hd (a
+// multiple of 16). As accRowsAVX512: blocks of four then one 16-column
+// chunks, keys two at a time, the even keys' products added to o's chunk
+// and the odd keys' to a second sum added last, so that each head's sums
+// are accRowsBF16's bit for bit; each chunk of a value row is widened once
+// (Z30) for every head. Head h's chunk c in Z(8h+c), its odd sum in
+// Z(8h+4+c); its two weights broadcast in Z(24+2h), Z(25+2h). Head h's o
+// at DI, BX, AX; its weights at R11+h*ldp*4 (R14 = ldp*4).
+func accRowsGroupBF16AVX512(g int) {
+	name := fmt.Sprintf("accRowsG%dBF16AVX512", g)
+	lbl0 := fmt.Sprintf("accg%d", g)
+	or := []string{"DI", "BX", "AX"}
+	pAt := func(h, off int) string {
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		if h == 0 {
+			return o + "(R11)"
+		}
+		return fmt.Sprintf("%s(R11)(R14*%d)", o, h)
+	}
+	p("")
+	p("// func %s(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ p+8(FP), SI")
+	p("\tMOVQ v+16(FP), DX")
+	p("\tMOVQ ldv+24(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tMOVQ ldo+48(FP), BX")
+	p("\tLEAQ (DI)(BX*4), BX")
+	if g > 2 {
+		p("\tMOVQ ldo+48(FP), AX")
+		p("\tLEAQ (BX)(AX*4), AX")
+	}
+	p("\tMOVQ ldp+56(FP), R14")
+	p("\tSHLQ $2, R14")
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_done", lbl0)
+	p("\tXORQ R10, R10 // d")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("%s_%d", lbl0, w)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R9, R13")
+		p("\tSUBQ R10, R13")
+		p("\tCMPQ R13, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				p("\tVMOVUPS %d(%s)(R10*4), Z%d", 64*c, or[h], 8*h+c)
+				p("\tVPXORD Z%d, Z%d, Z%d", 8*h+4+c, 8*h+4+c, 8*h+4+c)
+			}
+		}
+		p("\tMOVQ SI, R11")
+		p("\tLEAQ (DX)(R10*2), R12")
+		p("\tMOVQ CX, R13")
+		p("%s_pair:", lbl)
+		p("\tCMPQ R13, $2")
+		p("\tJLT %s_one", lbl)
+		for h := 0; h < g; h++ {
+			p("\tVBROADCASTSS %s, Z%d", pAt(h, 0), 24+2*h)
+			p("\tVBROADCASTSS %s, Z%d", pAt(h, 4), 25+2*h)
+		}
+		for c := 0; c < w; c++ {
+			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
+			p("\tVPSLLD $16, Z30, Z30")
+			for h := 0; h < g; h++ {
+				p("\tVFMADD231PS Z30, Z%d, Z%d", 24+2*h, 8*h+c)
+			}
+		}
+		p("\tADDQ R8, R12")
+		for c := 0; c < w; c++ {
+			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
+			p("\tVPSLLD $16, Z30, Z30")
+			for h := 0; h < g; h++ {
+				p("\tVFMADD231PS Z30, Z%d, Z%d", 25+2*h, 8*h+4+c)
+			}
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $8, R11")
+		p("\tSUBQ $2, R13")
+		p("\tJMP %s_pair", lbl)
+		p("%s_one:", lbl)
+		p("\tTESTQ R13, R13")
+		p("\tJZ %s_store", lbl)
+		for h := 0; h < g; h++ {
+			p("\tVBROADCASTSS %s, Z%d", pAt(h, 0), 24+2*h)
+		}
+		for c := 0; c < w; c++ {
+			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
+			p("\tVPSLLD $16, Z30, Z30")
+			for h := 0; h < g; h++ {
+				p("\tVFMADD231PS Z30, Z%d, Z%d", 24+2*h, 8*h+c)
+			}
+		}
+		p("%s_store:", lbl)
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				p("\tVADDPS Z%d, Z%d, Z%d", 8*h+4+c, 8*h+c, 8*h+c)
+				p("\tVMOVUPS Z%d, %d(%s)(R10*4)", 8*h+c, 64*c, or[h])
+			}
+		}
+		p("\tADDQ $%d, R10", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("%s_done:", lbl0)
+	p("\tVZEROUPPER")
+	p("\tRET")
 }

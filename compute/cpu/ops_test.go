@@ -275,6 +275,69 @@ func TestVec(t *testing.T) {
 	}
 }
 
+// TestGroupRowPrimitives checks the grouped-query forms of dotsBF16 and
+// accRowsBF16 (g heads sharing one key and value head, at strides of
+// their own) against the one-head primitives, bit for bit, and against
+// the Go versions within float32 rounding, at awkward sizes.
+func TestGroupRowPrimitives(t *testing.T) {
+	r := newRand(17)
+	for vname, v := range vecSets(t) {
+		for _, hd := range []int{8, 16, 48, 64, 80, 128} {
+			for _, nk := range []int{1, 3, 4, 5, 7, 63, 65, 577} {
+				for _, g := range []int{1, 2, 3, 4, 5, 7} {
+					ld := hd*2 + 16
+					q := randT(r, g*hd).F32()
+					kh := randT(r, nk*ld).To(tensor.BF16).BF16()
+					name := fmt.Sprintf("%s(hd=%d nk=%d g=%d)", vname, hd, nk, g)
+
+					ldo := nk + 3
+					got := make([]float32, g*ldo)
+					dotsGroupBF16(v, got, ldo, q, hd, kh, ld, nk)
+					for i := 0; i < g; i++ {
+						want, ref := make([]float32, nk), make([]float32, nk)
+						dotsBF16(v, want, q[i*hd:(i+1)*hd], kh, ld)
+						dotsBF16(nil, ref, q[i*hd:(i+1)*hd], kh, ld)
+						row := got[i*ldo : i*ldo+nk]
+						for j := range want {
+							if row[j] != want[j] {
+								t.Fatalf("dotsGroupBF16%s head %d key %d = %g, dotsBF16 %g", name, i, j, row[j], want[j])
+							}
+						}
+						closeTo(t, fmt.Sprintf("dotsGroupBF16%s head %d", name, i), row, ref, 1e-5)
+					}
+
+					ldp, ldh := nk+5, hd+2
+					p := randT(r, g*ldp).F32()
+					o := randT(r, g*ldh).F32()
+					oa := append([]float32(nil), o...)
+					accRowsGroupBF16(v, oa, ldh, hd, g, p, ldp, nk, kh, ld)
+					for i := 0; i < g; i++ {
+						want := append([]float32(nil), o[i*ldh:i*ldh+hd]...)
+						ref := append([]float32(nil), want...)
+						accRowsBF16(v, want, p[i*ldp:i*ldp+nk], kh, ld)
+						accRowsBF16(nil, ref, p[i*ldp:i*ldp+nk], kh, ld)
+						row := oa[i*ldh : i*ldh+hd]
+						for d := range want {
+							if row[d] != want[d] {
+								t.Fatalf("accRowsGroupBF16%s head %d [%d] = %g, accRowsBF16 %g", name, i, d, row[d], want[d])
+							}
+						}
+						closeTo(t, fmt.Sprintf("accRowsGroupBF16%s head %d", name, i), row, ref, 1e-5)
+						if i < g-1 {
+							// the columns between heads are left alone
+							for d := hd; d < ldh; d++ {
+								if oa[i*ldh+d] != o[i*ldh+d] {
+									t.Fatalf("accRowsGroupBF16%s wrote column %d of head %d's stride", name, d, i)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestRowPrimitives checks the row primitives of attention and GEMV
 // against their Go versions, for head dimensions that take the wide and
 // narrow paths.

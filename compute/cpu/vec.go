@@ -28,6 +28,11 @@ type vecSet struct {
 	// keys at once
 	dotsSeq     func(out, q, k *float32, ldk, nk, hd int)
 	dotsSeqBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
+	// dotsGroupBF16[g] and accRowsGroupBF16[g], where not nil, are
+	// dotsBF16 and accRowsBF16 for g heads that share their keys and
+	// values (dotsGroupBF16, accRowsGroupBF16 below)
+	dotsGroupBF16    [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
+	accRowsGroupBF16 [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
 }
 
 // bulk returns how many leading elements of n the assembly of v handles.
@@ -184,6 +189,55 @@ func dotsBF16With(v *vecSet, f func(out, q *float32, k *uint16, ldk, nk, hd int)
 			s += q[p] * tensor.BF16ToF32(h)
 		}
 		out[j] = s
+	}
+}
+
+// dotsGroupBF16 is dotsBF16 for the g heads of a grouped-query attention
+// that share one key head: out[i*ldo+j] = q[i*hd:(i+1)*hd]·k[j*ldk :
+// j*ldk+hd] for i < g, j < nk, with g = len(q)/hd. The assembly takes
+// two or three heads at once, reading and widening each key row once for
+// them (once a head, decoding at 4000 cached positions of the SmolLM2-135M
+// shape spent most of a token in the attention), and makes every sum as
+// dotsBF16 does: the results are dotsBF16's bit for bit.
+func dotsGroupBF16(v *vecSet, out []float32, ldo int, q []float32, hd int, k []uint16, ldk, nk int) {
+	g := len(q) / hd
+	if nk == 0 || g == 0 {
+		return
+	}
+	_ = out[(g-1)*ldo+nk-1]
+	_ = k[(nk-1)*ldk+hd-1]
+	for i := 0; i < g; {
+		m := min(3, g-i)
+		if v.whole(hd) && v.dotsGroupBF16[m] != nil {
+			v.dotsGroupBF16[m](&out[i*ldo], &q[i*hd], &k[0], ldk, nk, hd, ldo)
+			i += m
+			continue
+		}
+		dotsBF16(v, out[i*ldo:i*ldo+nk], q[i*hd:(i+1)*hd], k, ldk)
+		i++
+	}
+}
+
+// accRowsGroupBF16 is accRowsBF16 for g heads that share their value rows:
+// o[i*ldo : i*ldo+hd] += sum_j p[i*ldp+j] * rows[j*ldv : j*ldv+hd] for i <
+// g, j < nk, each value row read and widened once for two or three heads
+// in the assembly, the sums accRowsBF16's bit for bit.
+func accRowsGroupBF16(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []uint16, ldv int) {
+	if nk == 0 || g == 0 || hd == 0 {
+		return
+	}
+	_ = o[(g-1)*ldo+hd-1]
+	_ = p[(g-1)*ldp+nk-1]
+	_ = rows[(nk-1)*ldv+hd-1]
+	for i := 0; i < g; {
+		m := min(3, g-i)
+		if v.whole(hd) && v.accRowsGroupBF16[m] != nil {
+			v.accRowsGroupBF16[m](&o[i*ldo], &p[i*ldp], &rows[0], ldv, nk, hd, ldo, ldp)
+			i += m
+			continue
+		}
+		accRowsBF16(v, o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk], rows, ldv)
+		i++
 	}
 }
 
