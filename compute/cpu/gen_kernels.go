@@ -1201,22 +1201,30 @@ func dotsQuad(lbl string, fma func(base string, i int)) {
 	p("\tADDQ $16, R10")
 	p("\tCMPQ R10, R9")
 	p("\tJLT %s_qcol", lbl)
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF64X4 $1, Z%d, Y%d", i, 4+i)
-		p("\tVADDPS Y%d, Y%d, Y%d", 4+i, i, i)
-	}
-	for i := 0; i < 4; i++ {
-		p("\tVEXTRACTF128 $1, Y%d, X%d", i, 4+i)
-		p("\tVADDPS X%d, X%d, X%d", 4+i, i, i)
-	}
-	p("\tVHADDPS X1, X0, X0")
-	p("\tVHADDPS X3, X2, X2")
-	p("\tVHADDPS X2, X0, X0")
+	reduce4(0, 4)
 	p("\tVMOVUPS X0, (DI)")
 	p("\tADDQ $16, DI")
 	p("\tLEAQ (DX)(R8*4), DX")
 	p("\tSUBQ $4, CX")
 	p("\tJMP %s_quad", lbl)
+}
+
+// reduce4 reduces the 16 lanes of each of Z(a)..Z(a+3) (four keys' sums)
+// into the four lanes of X(a), in that order, with Z(t)..Z(t+3) as
+// temporaries: the reduction that dotsQuad's sums get (a and t below 16,
+// for VHADDPS and VEXTRACTF128).
+func reduce4(a, t int) {
+	for i := 0; i < 4; i++ {
+		p("\tVEXTRACTF64X4 $1, Z%d, Y%d", a+i, t+i)
+		p("\tVADDPS Y%d, Y%d, Y%d", t+i, a+i, a+i)
+	}
+	for i := 0; i < 4; i++ {
+		p("\tVEXTRACTF128 $1, Y%d, X%d", a+i, t+i)
+		p("\tVADDPS X%d, X%d, X%d", t+i, a+i, a+i)
+	}
+	p("\tVHADDPS X%d, X%d, X%d", a+1, a, a)
+	p("\tVHADDPS X%d, X%d, X%d", a+3, a+2, a+2)
+	p("\tVHADDPS X%d, X%d, X%d", a+2, a, a)
 }
 
 // dotsAVX512 writes an AVX-512 dots kernel, func name(out, q *float32, k
@@ -1473,7 +1481,7 @@ func gemvWidenAVX512() {
 // then one at a time, each key's sum accumulated and reduced as dotsQuad
 // and the one-row loop of dotsAVX512 do: key i of head h in Z(4h+i) (one
 // key: Zh), a key's 16 widened values in Z28, reduction temporaries in
-// Z12-Z15 (VEX forms, so below Z16). Head h's q is at SI, BX, AX; its
+// Z12-Z15 and Z14 (reduce4, hsum). Head h's q is at SI, BX, AX; its
 // outputs at DI+h*ldo*4 (R14 = ldo*4).
 func dotsGroupBF16AVX512(g int) {
 	name := fmt.Sprintf("dotsG%dBF16AVX512", g)
@@ -1523,19 +1531,8 @@ func dotsGroupBF16AVX512(g int) {
 	p("\tCMPQ R10, R9")
 	p("\tJLT %s_qcol", lbl)
 	for h := 0; h < g; h++ {
-		a := 4 * h
-		for i := 0; i < 4; i++ {
-			p("\tVEXTRACTF64X4 $1, Z%d, Y%d", a+i, 12+i)
-			p("\tVADDPS Y%d, Y%d, Y%d", 12+i, a+i, a+i)
-		}
-		for i := 0; i < 4; i++ {
-			p("\tVEXTRACTF128 $1, Y%d, X%d", a+i, 12+i)
-			p("\tVADDPS X%d, X%d, X%d", 12+i, a+i, a+i)
-		}
-		p("\tVHADDPS X%d, X%d, X%d", a+1, a, a)
-		p("\tVHADDPS X%d, X%d, X%d", a+3, a+2, a+2)
-		p("\tVHADDPS X%d, X%d, X%d", a+2, a, a)
-		p("\tVMOVUPS X%d, %s", a, outAt(h))
+		reduce4(4*h, 12)
+		p("\tVMOVUPS X%d, %s", 4*h, outAt(h))
 	}
 	p("\tADDQ $16, DI")
 	p("\tLEAQ (DX)(R8*4), DX")
@@ -1559,16 +1556,8 @@ func dotsGroupBF16AVX512(g int) {
 	p("\tCMPQ R10, R9")
 	p("\tJLT %s_col", lbl)
 	for h := 0; h < g; h++ {
-		z, y, x := fmt.Sprintf("Z%d", h), fmt.Sprintf("Y%d", h), fmt.Sprintf("X%d", h)
-		p("\tVEXTRACTF64X4 $1, %s, Y15", z)
-		p("\tVADDPS Y15, %s, %s", y, y)
-		p("\tVEXTRACTF128 $1, %s, X15", y)
-		p("\tVADDPS X15, %s, %s", x, x)
-		p("\tVPERMILPS $0x4e, %s, X15", x)
-		p("\tVADDPS X15, %s, %s", x, x)
-		p("\tVPERMILPS $0xb1, %s, X15", x)
-		p("\tVADDPS X15, %s, %s", x, x)
-		p("\tMOVSS %s, %s", x, outAt(h))
+		hsum(fmt.Sprintf("Z%d", h), fmt.Sprintf("Y%d", h), fmt.Sprintf("X%d", h))
+		p("\tMOVSS X%d, %s", h, outAt(h))
 	}
 	p("\tADDQ $4, DI")
 	p("\tADDQ R8, DX")
