@@ -72,8 +72,8 @@ func accRowsBF16AVX512(o, p *float32, v *uint16, ldv, nk, hd int)
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
 
 // Grouped-query forms of dotsBF16AVX512 and accRowsBF16AVX512: two or
-// three heads that share their keys and values at once (vecSet.dotsGroup,
-// accRowsGroup).
+// three heads that share their keys and values at once
+// (vecSet.dotsGroupBF16, accRowsGroupBF16).
 
 //go:noescape
 func dotsG2BF16AVX512(out, q *float32, k *uint16, ldk, nk, hd, ldo int)

@@ -194,16 +194,16 @@ func dotsBF16With(v *vecSet, f func(out, q *float32, k *uint16, ldk, nk, hd int)
 
 // dotsGroupBF16 is dotsBF16 for the g heads of a grouped-query attention
 // that share one key head: out[i*ldo+j] = q[i*hd:(i+1)*hd]·k[j*ldk :
-// j*ldk+hd] for i < g, j < nk, with g = len(q)/hd. The assembly takes
+// j*ldk+hd] for i < g, j < nk, with g = len(q)/hd (hd > 0). The assembly takes
 // two or three heads at once, reading and widening each key row once for
 // them (once a head, decoding at 4000 cached positions of the SmolLM2-135M
 // shape spent most of a token in the attention), and makes every sum as
 // dotsBF16 does: the results are dotsBF16's bit for bit.
 func dotsGroupBF16(v *vecSet, out []float32, ldo int, q []float32, hd int, k []uint16, ldk, nk int) {
-	g := len(q) / hd
-	if nk == 0 || g == 0 {
+	if nk == 0 || hd <= 0 || len(q) < hd {
 		return
 	}
+	g := len(q) / hd
 	_ = out[(g-1)*ldo+nk-1]
 	_ = k[(nk-1)*ldk+hd-1]
 	for i := 0; i < g; {
