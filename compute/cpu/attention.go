@@ -474,26 +474,35 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 			clear(o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd])
 		}
 		vb := a.vv[b*s.Tk*a.ldk+g*hd:]
+		ob := o[(b*s.Tq+i0)*a.ldq+h*hd:]
 		last := s.QOffset + i0 + rows - 1 // the block's last query position
 		for t := 0; t*nr <= last; t++ {
 			j0 := t * nr
 			a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
+			// the tile's keys that some row of the block sees: the
+			// probabilities of the others, and of rows that see none of
+			// them, are made zero, so that the block's value sums are one
+			// accTile
+			nmax := min(nr, last+1-j0, s.Tk-j0)
 			for i := range rows {
 				qp := s.QOffset + i0 + i
 				n := min(nr, qp+1-j0)
+				row := sc[i*nr : i*nr+nmax]
 				if n <= 0 {
+					clear(row)
 					continue
 				}
 				// scores are scaled inside the max and the exp (Scale > 0:
 				// the max of the scaled scores is the scaled max)
-				tile := sc[i*nr : i*nr+n]
+				tile := row[:n]
 				maskTile(tile, s, b, qp, j0)
 				tm := vmax(a.fast, tile)
 				if tm == negInf {
+					clear(row)
 					continue
 				}
 				tm *= s.Scale
-				oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]
+				oi := ob[i*a.ldq:][:hd]
 				if tm > m[i] {
 					if m[i] != negInf {
 						c := float32(math.Exp(float64(m[i] - tm)))
@@ -505,8 +514,9 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 					m[i] = tm
 				}
 				l[i] += vexp(a.fast, tile, tile, s.Scale, m[i])
-				accRows(a.fast, oi, tile, vb[j0*a.ldk:], a.ldk)
+				clear(row[n:])
 			}
+			accTile(a.fast, ob, a.ldq, hd, rows, sc, nr, nmax, vb[j0*a.ldk:], a.ldk)
 		}
 		for i := range rows {
 			oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]

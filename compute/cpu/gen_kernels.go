@@ -591,6 +591,9 @@ func attnOps() {
 	dotsAVX512("dotsSeqBF16AVX512", "dotssh", true, false)
 	accRowsAVX512(false)
 	accRowsAVX512(true)
+	// accRows for four query rows at once (the tiled attention's values):
+	// each value row read once for the four, their 16 sums in registers.
+	accTile4AVX512()
 	// The same for the g query heads that share a key head (grouped-query
 	// attention), two or three at once: each key or value row is read
 	// and widened once for all of them instead of once a head, and every
@@ -1682,6 +1685,99 @@ func accRowsGroupBF16AVX512(g int) {
 		p("%s_end:", lbl)
 	}
 	p("%s_done:", lbl0)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// accTile4AVX512 writes accRows for four rows of weights at once:
+//
+//	func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
+//
+// o[i*ldo+d] += sum_j p[i*ldp+j] * v[j*ldv+d] for i < 4, j < nk and d < hd
+// (a multiple of 16). The head dimension is walked 64 (then 16) columns
+// at a time, the four rows' columns in registers: row r's chunk c in
+// Z(4r+c), the value row's chunks in Z16-Z19, the four weights of a key
+// broadcast in Z20-Z23. Each sum takes the keys in order, one
+// multiply-add a key; a key's value row is loaded once for the four rows.
+// o's rows at DI, DI+R15, DI+2*R15 and BX; p's rows at R11, R11+R14,
+// R11+2*R14 and R13, walked a key at a time.
+func accTile4AVX512() {
+	oAt := func(r, off int) string {
+		switch r {
+		case 0:
+			return fmt.Sprintf("%d(DI)", off)
+		case 1:
+			return fmt.Sprintf("%d(DI)(R15*1)", off)
+		case 2:
+			return fmt.Sprintf("%d(DI)(R15*2)", off)
+		}
+		return fmt.Sprintf("%d(BX)", off)
+	}
+	p("")
+	p("// func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)")
+	p("TEXT ·accTile4AVX512(SB), NOSPLIT, $0-64")
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ ldo+8(FP), R15")
+	p("\tSHLQ $2, R15")
+	p("\tMOVQ p+16(FP), SI")
+	p("\tMOVQ ldp+24(FP), R14")
+	p("\tSHLQ $2, R14")
+	p("\tMOVQ v+32(FP), DX")
+	p("\tMOVQ ldv+40(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ nk+48(FP), CX")
+	p("\tMOVQ hd+56(FP), R9")
+	p("\tTESTQ CX, CX")
+	p("\tJZ acct_done")
+	p("\tLEAQ (R15)(R15*2), BX")
+	p("\tADDQ DI, BX")
+	p("\tLEAQ (R14)(R14*2), AX")
+	p("\tADDQ SI, AX")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("acct%d", w)
+		p("%s_chunk:", lbl)
+		p("\tCMPQ R9, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				p("\tVMOVUPS %s, Z%d", oAt(r, 64*c), 4*r+c)
+			}
+		}
+		p("\tMOVQ SI, R11")
+		p("\tMOVQ AX, R13")
+		p("\tMOVQ DX, R12")
+		p("\tMOVQ CX, R10")
+		p("%s_key:", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVUPS %d(R12), Z%d", 64*c, 16+c)
+		}
+		p("\tVBROADCASTSS (R11), Z20")
+		p("\tVBROADCASTSS (R11)(R14*1), Z21")
+		p("\tVBROADCASTSS (R11)(R14*2), Z22")
+		p("\tVBROADCASTSS (R13), Z23")
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+c, 20+r, 4*r+c)
+			}
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $4, R11")
+		p("\tADDQ $4, R13")
+		p("\tDECQ R10")
+		p("\tJNZ %s_key", lbl)
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				p("\tVMOVUPS Z%d, %s", 4*r+c, oAt(r, 64*c))
+			}
+		}
+		p("\tADDQ $%d, DI", 64*w)
+		p("\tADDQ $%d, BX", 64*w)
+		p("\tADDQ $%d, DX", 64*w)
+		p("\tSUBQ $%d, R9", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("acct_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

@@ -389,3 +389,49 @@ func TestRowPrimitives(t *testing.T) {
 		}
 	}
 }
+
+// TestAccTile checks accTile, the tiled attention's value sums for a
+// block of query rows, against sums in float64, for row counts that take
+// the four-row assembly, the one-row path and both, head dimensions on
+// the wide and narrow paths, and strided rows; the columns between the
+// output rows are left alone.
+func TestAccTile(t *testing.T) {
+	r := newRand(18)
+	sets := map[string]*vecSet{"go": nil}
+	for _, k := range availableKernels() {
+		if k.vec != nil {
+			sets[k.name] = k.vec
+		}
+	}
+	for vname, v := range sets {
+		for _, hd := range []int{8, 16, 48, 64, 80, 128} {
+			for _, nk := range []int{1, 2, 7, 48, 65} {
+				for _, rows := range []int{1, 3, 4, 5, 8, 9} {
+					ldo, ldp, ldv := hd+5, nk+3, hd+16
+					o := randT(r, rows*ldo).F32()
+					p := randT(r, rows*ldp).F32()
+					vr := randT(r, nk*ldv).F32()
+					got := append([]float32(nil), o...)
+					accTile(v, got, ldo, hd, rows, p, ldp, nk, vr, ldv)
+					name := fmt.Sprintf("accTile %s(hd=%d nk=%d rows=%d)", vname, hd, nk, rows)
+					for i := 0; i < rows; i++ {
+						want := make([]float32, hd)
+						for d := range want {
+							s := float64(o[i*ldo+d])
+							for j := 0; j < nk; j++ {
+								s += float64(p[i*ldp+j]) * float64(vr[j*ldv+d])
+							}
+							want[d] = float32(s)
+						}
+						closeTo(t, fmt.Sprintf("%s row %d", name, i), got[i*ldo:i*ldo+hd], want, 1e-5)
+						for d := hd; d < ldo && i < rows-1; d++ {
+							if got[i*ldo+d] != o[i*ldo+d] {
+								t.Fatalf("%s wrote column %d of row %d's stride", name, d, i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

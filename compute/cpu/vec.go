@@ -20,9 +20,12 @@ type vecSet struct {
 	exp         func(dst, x *float32, n int, scale, shift float32) float64
 	accRows     func(o, p, v *float32, ldv, nk, hd int)
 	accRowsBF16 func(o, p *float32, v *uint16, ldv, nk, hd int)
-	rankK       func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
-	dots        func(out, q, k *float32, ldk, nk, hd int)
-	dotsBF16    func(out, q *float32, k *uint16, ldk, nk, hd int)
+	// accTile4, where not nil, is accRows for four rows of weights and
+	// outputs at once (accTile below)
+	accTile4 func(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
+	rankK    func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+	dots     func(out, q, k *float32, ldk, nk, hd int)
+	dotsBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
 	// dotsSeq and dotsSeqBF16 are dots and dotsBF16 reading the rows one
 	// at a time, in order (the few-row product); dots may take several
 	// keys at once
@@ -254,6 +257,31 @@ func accRows(v *vecSet, o, p, rows []float32, ldv int) {
 	}
 	for j, pj := range p {
 		axpy(nil, o, rows[j*ldv:j*ldv+hd], pj)
+	}
+}
+
+// accTile sets o[i*ldo : i*ldo+hd] += sum_j p[i*ldp+j] * v[j*ldv : j*ldv+hd]
+// for i < rows and j < nk: accRows for several rows of weights over the
+// same value rows (a block of queries in the tiled attention), four at a
+// time in the assembly, which reads each value row once for the four and
+// keeps their sums in registers; each sum takes the keys in order. The
+// rows left over, and every row where the assembly does not handle hd,
+// go through accRows.
+func accTile(v *vecSet, o []float32, ldo, hd, rows int, p []float32, ldp, nk int, vr []float32, ldv int) {
+	if rows == 0 || nk == 0 || hd == 0 {
+		return
+	}
+	_ = o[(rows-1)*ldo+hd-1]
+	_ = p[(rows-1)*ldp+nk-1]
+	_ = vr[(nk-1)*ldv+hd-1]
+	i := 0
+	if v.whole(hd) && v.accTile4 != nil {
+		for ; i+4 <= rows; i += 4 {
+			v.accTile4(&o[i*ldo], ldo, &p[i*ldp], ldp, &vr[0], ldv, nk, hd)
+		}
+	}
+	for ; i < rows; i++ {
+		accRows(v, o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk], vr, ldv)
 	}
 }
 
