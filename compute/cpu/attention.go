@@ -466,8 +466,9 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		defer putBuf(qab)
 		qa := qab.s
 		sc := qa[mr*hd : mr*hd+mr*nr]
-		var lArr [16]float64
+		var lArr, sums [16]float64
 		m, l := qa[mr*hd+mr*nr:mr*hd+mr*nr+mr], lArr[:mr]
+		mo := qa[mr*hd+mr*nr+mr : mr*hd+mr*nr+2*mr]
 		a.packRows(qa, a.qv, b, h, i0)
 		for i := range rows {
 			m[i] = negInf
@@ -475,10 +476,37 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		}
 		vb := a.vv[b*s.Tk*a.ldk+g*hd:]
 		ob := o[(b*s.Tq+i0)*a.ldq+h*hd:]
+		// grow raises row i's running max to mx (a shift of its
+		// exponentials), rescaling its sum and output so far
+		grow := func(i int, mx float32) {
+			if !(mx > m[i]) {
+				return
+			}
+			if m[i] != negInf {
+				c := float32(math.Exp(float64(m[i] - mx)))
+				oi := ob[i*a.ldq:][:hd]
+				for d := range oi {
+					oi[d] *= c
+				}
+				l[i] *= float64(c)
+			}
+			m[i] = mx
+		}
 		last := s.QOffset + i0 + rows - 1 // the block's last query position
 		for t := 0; t*nr <= last; t++ {
 			j0 := t * nr
 			a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
+			if s.Seg == nil && j0+nr-1 <= s.QOffset+i0 {
+				// every row sees every key of the tile: the softmax's step
+				// for the whole tile in one call
+				softmaxTile(a.fast, sc, nr, rows, nr, s.Scale, m, mo, sums[:rows])
+				for i := range rows {
+					grow(i, mo[i])
+					l[i] += sums[i]
+				}
+				accTile(a.fast, ob, a.ldq, hd, rows, sc, nr, nr, vb[j0*a.ldk:], a.ldk)
+				continue
+			}
 			// the tile's keys that some row of the block sees: the
 			// probabilities of the others, and of rows that see none of
 			// them, are made zero, so that the block's value sums are one
@@ -501,18 +529,7 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 					clear(row)
 					continue
 				}
-				tm *= s.Scale
-				oi := ob[i*a.ldq:][:hd]
-				if tm > m[i] {
-					if m[i] != negInf {
-						c := float32(math.Exp(float64(m[i] - tm)))
-						for d := range oi {
-							oi[d] *= c
-						}
-						l[i] *= float64(c)
-					}
-					m[i] = tm
-				}
+				grow(i, tm*s.Scale)
 				l[i] += vexp(a.fast, tile, tile, s.Scale, m[i])
 				clear(row[n:])
 			}

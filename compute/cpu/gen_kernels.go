@@ -478,14 +478,7 @@ func vecOps() {
 	p("\tSUBQ $16, CX")
 	p("\tJMP max_loop")
 	p("max_done:")
-	p("\tVEXTRACTF64X4 $1, Z0, Y1")
-	p("\tVMAXPS Y1, Y0, Y0")
-	p("\tVEXTRACTF128 $1, Y0, X1")
-	p("\tVMAXPS X1, X0, X0")
-	p("\tVPERMILPS $0x4e, X0, X1")
-	p("\tVMAXPS X1, X0, X0")
-	p("\tVPERMILPS $0xb1, X0, X1")
-	p("\tVMAXPS X1, X0, X0")
+	maxReduce()
 	p("\tMOVSS X0, ret+16(FP)")
 	p("\tVZEROUPPER")
 	p("\tRET")
@@ -500,61 +493,18 @@ func vecOps() {
 	p("\tMOVQ n+16(FP), CX")
 	p("\tVBROADCASTSS scale+24(FP), Z16")
 	p("\tVBROADCASTSS shift+28(FP), Z17")
-	consts := []struct {
-		reg  int
-		bits uint32
-		what string
-	}{
-		{18, 0x3fb8aa3b, "log2(e)"},
-		{19, 0x3f317200, "ln2 hi"},
-		{20, 0x35bfbe8e, "ln2 lo"},
-		{21, 0xc2d00000, "-104: exp underflows to 0"},
-		{22, 0x42b17218, "88.72: exp overflows past"},
-		{23, 0x3f800000, "1"},
-		{24, 0x3f000000, "1/2"},
-		{25, 0x3e2aaaab, "1/6"},
-		{26, 0x3d2aaaab, "1/24"},
-		{27, 0x3c088889, "1/120"},
-		{28, 0x3ab60b61, "1/720"},
-	}
-	for _, c := range consts {
-		p("\tMOVL $0x%08x, AX // %s", c.bits, c.what)
-		p("\tVPBROADCASTD AX, Z%d", c.reg)
-	}
+	expConsts()
 	p("\tVPXORD Z15, Z15, Z15 // sum, 8 float64 lanes")
 	p("exp_loop:")
 	p("\tTESTQ CX, CX")
 	p("\tJZ exp_done")
-	p("\tVMOVUPS (SI), Z0")
-	p("\tVFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift")
-	p("\tVMAXPS Z21, Z0, Z0")
-	p("\tVMINPS Z22, Z0, Z0")
-	p("\tVMULPS Z18, Z0, Z1")
-	p("\tVRNDSCALEPS $0, Z1, Z1 // n = round(z*log2e)")
-	p("\tVFNMADD231PS Z19, Z1, Z0 // r = z - n*ln2hi")
-	p("\tVFNMADD231PS Z20, Z1, Z0 // r -= n*ln2lo")
-	p("\tVMOVAPS Z28, Z2")
-	for _, c := range []int{27, 26, 25, 24, 23, 23} {
-		p("\tVFMADD213PS Z%d, Z0, Z2", c)
-	}
-	p("\tVSCALEFPS Z1, Z2, Z2 // p * 2^n")
-	p("\tVMOVUPS Z2, (DI)")
-	p("\tVCVTPS2PD Y2, Z3")
-	p("\tVADDPD Z3, Z15, Z15")
-	p("\tVEXTRACTF64X4 $1, Z2, Y4")
-	p("\tVCVTPS2PD Y4, Z4")
-	p("\tVADDPD Z4, Z15, Z15")
+	expVec("(SI)", "(DI)")
 	p("\tADDQ $64, SI")
 	p("\tADDQ $64, DI")
 	p("\tSUBQ $16, CX")
 	p("\tJMP exp_loop")
 	p("exp_done:")
-	p("\tVEXTRACTF64X4 $1, Z15, Y14")
-	p("\tVADDPD Y14, Y15, Y15")
-	p("\tVEXTRACTF128 $1, Y15, X14")
-	p("\tVADDPD X14, X15, X15")
-	p("\tVPERMILPD $1, X15, X14")
-	p("\tVADDSD X14, X15, X15")
+	expSumReduce()
 	p("\tMOVSD X15, ret+32(FP)")
 	p("\tVZEROUPPER")
 	p("\tRET")
@@ -594,6 +544,9 @@ func attnOps() {
 	// accRows for four query rows at once (the tiled attention's values):
 	// each value row read once for the four, their 16 sums in registers.
 	accTile4AVX512()
+	// The online softmax of a tile of scores, row by row as maxAVX512 and
+	// expAVX512 do it, the exp's constants loaded once for the tile.
+	softmaxTileAVX512()
 	// The same for the g query heads that share a key head (grouped-query
 	// attention), two or three at once: each key or value row is read
 	// and widened once for all of them instead of once a head, and every
@@ -1778,6 +1731,145 @@ func accTile4AVX512() {
 		p("%s_end:", lbl)
 	}
 	p("acct_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// expConsts loads the constants of expVec: the scale broadcast in Z16 is
+// the caller's; log2(e), ln 2 in two parts, the clamps and the Taylor
+// coefficients go to Z18-Z28.
+func expConsts() {
+	consts := []struct {
+		reg  int
+		bits uint32
+		what string
+	}{
+		{18, 0x3fb8aa3b, "log2(e)"},
+		{19, 0x3f317200, "ln2 hi"},
+		{20, 0x35bfbe8e, "ln2 lo"},
+		{21, 0xc2d00000, "-104: exp underflows to 0"},
+		{22, 0x42b17218, "88.72: exp overflows past"},
+		{23, 0x3f800000, "1"},
+		{24, 0x3f000000, "1/2"},
+		{25, 0x3e2aaaab, "1/6"},
+		{26, 0x3d2aaaab, "1/24"},
+		{27, 0x3c088889, "1/120"},
+		{28, 0x3ab60b61, "1/720"},
+	}
+	for _, c := range consts {
+		p("\tMOVL $0x%08x, AX // %s", c.bits, c.what)
+		p("\tVPBROADCASTD AX, Z%d", c.reg)
+	}
+}
+
+// expVec writes dst = exp(Z16*src - Z17) for the 16 floats at src and adds
+// them to the eight float64 sums in Z15 (low half, then high half).
+// Clobbers Z0-Z4.
+func expVec(src, dst string) {
+	p("\tVMOVUPS %s, Z0", src)
+	p("\tVFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift")
+	p("\tVMAXPS Z21, Z0, Z0")
+	p("\tVMINPS Z22, Z0, Z0")
+	p("\tVMULPS Z18, Z0, Z1")
+	p("\tVRNDSCALEPS $0, Z1, Z1 // n = round(z*log2e)")
+	p("\tVFNMADD231PS Z19, Z1, Z0 // r = z - n*ln2hi")
+	p("\tVFNMADD231PS Z20, Z1, Z0 // r -= n*ln2lo")
+	p("\tVMOVAPS Z28, Z2")
+	for _, c := range []int{27, 26, 25, 24, 23, 23} {
+		p("\tVFMADD213PS Z%d, Z0, Z2", c)
+	}
+	p("\tVSCALEFPS Z1, Z2, Z2 // p * 2^n")
+	p("\tVMOVUPS Z2, %s", dst)
+	p("\tVCVTPS2PD Y2, Z3")
+	p("\tVADDPD Z3, Z15, Z15")
+	p("\tVEXTRACTF64X4 $1, Z2, Y4")
+	p("\tVCVTPS2PD Y4, Z4")
+	p("\tVADDPD Z4, Z15, Z15")
+}
+
+// expSumReduce adds the eight float64 sums of Z15 into X15's low lane
+// (clobbers Y14).
+func expSumReduce() {
+	p("\tVEXTRACTF64X4 $1, Z15, Y14")
+	p("\tVADDPD Y14, Y15, Y15")
+	p("\tVEXTRACTF128 $1, Y15, X14")
+	p("\tVADDPD X14, X15, X15")
+	p("\tVPERMILPD $1, X15, X14")
+	p("\tVADDSD X14, X15, X15")
+}
+
+// maxReduce leaves the largest of Z0's 16 lanes in X0's low lane (clobbers
+// Y1).
+func maxReduce() {
+	p("\tVEXTRACTF64X4 $1, Z0, Y1")
+	p("\tVMAXPS Y1, Y0, Y0")
+	p("\tVEXTRACTF128 $1, Y0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0x4e, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0xb1, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+}
+
+// softmaxTileAVX512 writes the online softmax step of a tile of scores:
+//
+//	func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)
+//
+// for each row i < rows of n scores (a multiple of 16) at sc+i*ldsc:
+// mo[i] = max(m[i], scale*max(row)), the row replaced by exp(scale*x -
+// mo[i]) and sums[i] its sum in float64: what maxAVX512 and expAVX512 give
+// row by row, bit for bit (the same reductions and instructions), with the
+// exp's constants loaded once for the tile.
+func softmaxTileAVX512() {
+	p("")
+	p("// func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)")
+	p("TEXT ·softmaxTileAVX512(SB), NOSPLIT, $0-64")
+	p("\tMOVQ sc+0(FP), SI")
+	p("\tMOVQ ldsc+8(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ rows+16(FP), R9")
+	p("\tMOVQ n+24(FP), R14")
+	p("\tSHLQ $2, R14")
+	p("\tVBROADCASTSS scale+32(FP), Z16")
+	p("\tMOVQ m+40(FP), R11")
+	p("\tMOVQ mo+48(FP), R12")
+	p("\tMOVQ sums+56(FP), R13")
+	expConsts()
+	p("st_row:")
+	p("\tTESTQ R9, R9")
+	p("\tJZ st_done")
+	p("\tVMOVUPS (SI), Z0")
+	p("\tMOVQ $64, R10")
+	p("st_max:")
+	p("\tCMPQ R10, R14")
+	p("\tJGE st_maxdone")
+	p("\tVMAXPS (SI)(R10*1), Z0, Z0")
+	p("\tADDQ $64, R10")
+	p("\tJMP st_max")
+	p("st_maxdone:")
+	maxReduce()
+	p("\tVMULSS X16, X0, X0 // the row's scaled max")
+	p("\tVMAXSS (R11), X0, X0 // the shift: the larger of it and m")
+	p("\tVMOVSS X0, (R12)")
+	p("\tVBROADCASTSS X0, Z17")
+	p("\tVPXORD Z15, Z15, Z15")
+	p("\tXORQ R10, R10")
+	p("st_exp:")
+	p("\tCMPQ R10, R14")
+	p("\tJGE st_expdone")
+	expVec("(SI)(R10*1)", "(SI)(R10*1)")
+	p("\tADDQ $64, R10")
+	p("\tJMP st_exp")
+	p("st_expdone:")
+	expSumReduce()
+	p("\tVMOVSD X15, (R13)")
+	p("\tADDQ R8, SI")
+	p("\tADDQ $4, R11")
+	p("\tADDQ $4, R12")
+	p("\tADDQ $8, R13")
+	p("\tDECQ R9")
+	p("\tJMP st_row")
+	p("st_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

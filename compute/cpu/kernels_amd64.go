@@ -72,6 +72,9 @@ func accRowsBF16AVX512(o, p *float32, v *uint16, ldv, nk, hd int)
 func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
 
 //go:noescape
+func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)
+
+//go:noescape
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
 
 // Grouped-query forms of dotsBF16AVX512 and accRowsBF16AVX512: two or
@@ -129,7 +132,7 @@ func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, 
 
 var (
 	vec512 = &vecSet{w: 16, dot: dotAVX512, axpy: axpyAVX512, max: maxAVX512, exp: expAVX512,
-		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, accTile4: accTile4AVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
+		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, accTile4: accTile4AVX512, softmaxTile: softmaxTileAVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
 		dotsSeq: dotsSeqAVX512, dotsSeqBF16: dotsSeqBF16AVX512,
 		dotsGroupBF16:    [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int){2: dotsG2BF16AVX512, 3: dotsG3BF16AVX512},
 		accRowsGroupBF16: [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int){2: accRowsG2BF16AVX512, 3: accRowsG3BF16AVX512}}

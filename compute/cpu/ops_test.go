@@ -435,3 +435,61 @@ func TestAccTile(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftmaxTile checks softmaxTile, the tiled attention's online softmax
+// step for a whole tile, bit for bit against vmax and vexp row by row with
+// the same primitives, for rows whose shift is their own scaled max, the
+// running max before (larger), or that max at -Inf, on the assembly's row
+// lengths and others.
+func TestSoftmaxTile(t *testing.T) {
+	r := newRand(19)
+	sets := map[string]*vecSet{"go": nil}
+	for _, k := range availableKernels() {
+		if k.vec != nil {
+			sets[k.name] = k.vec
+		}
+	}
+	for vname, v := range sets {
+		for _, n := range []int{1, 7, 16, 32, 48, 65} {
+			for _, rows := range []int{1, 3, 8} {
+				ldsc := n + 3
+				sc := randT(r, rows*ldsc).F32()
+				for i := range sc {
+					sc[i] *= 4
+				}
+				m := make([]float32, rows)
+				for i := range m {
+					switch i % 3 {
+					case 0:
+						m[i] = negInf
+					case 1:
+						m[i] = 100 // above every scaled score: the shift
+					default:
+						m[i] = -100
+					}
+				}
+				const scale = 0.7
+				got := append([]float32(nil), sc...)
+				mo, sums := make([]float32, rows), make([]float64, rows)
+				softmaxTile(v, got, ldsc, rows, n, scale, m, mo, sums)
+				name := fmt.Sprintf("softmaxTile %s(n=%d rows=%d)", vname, n, rows)
+				for i := 0; i < rows; i++ {
+					row := append([]float32(nil), sc[i*ldsc:i*ldsc+n]...)
+					sh := max(m[i], vmax(v, row)*scale)
+					sum := vexp(v, row, row, scale, sh)
+					if mo[i] != sh || sums[i] != sum {
+						t.Fatalf("%s row %d: shift %g sum %g, row by row %g %g", name, i, mo[i], sums[i], sh, sum)
+					}
+					for j, want := range row {
+						if g := got[i*ldsc+j]; g != want {
+							t.Fatalf("%s row %d [%d] = %g, row by row %g", name, i, j, g, want)
+						}
+					}
+					if i%3 == 1 && mo[i] != 100 {
+						t.Fatalf("%s row %d: shift %g, want the running max 100", name, i, mo[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -23,9 +23,12 @@ type vecSet struct {
 	// accTile4, where not nil, is accRows for four rows of weights and
 	// outputs at once (accTile below)
 	accTile4 func(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
-	rankK    func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
-	dots     func(out, q, k *float32, ldk, nk, hd int)
-	dotsBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
+	// softmaxTile, where not nil, is softmaxTile below for rows of a
+	// multiple of w scores
+	softmaxTile func(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)
+	rankK       func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+	dots        func(out, q, k *float32, ldk, nk, hd int)
+	dotsBF16    func(out, q *float32, k *uint16, ldk, nk, hd int)
 	// dotsSeq and dotsSeqBF16 are dots and dotsBF16 reading the rows one
 	// at a time, in order (the few-row product); dots may take several
 	// keys at once
@@ -282,6 +285,29 @@ func accTile(v *vecSet, o []float32, ldo, hd, rows int, p []float32, ldp, nk int
 	}
 	for ; i < rows; i++ {
 		accRows(v, o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk], vr, ldv)
+	}
+}
+
+// softmaxTile takes one step of the online softmax over rows rows of n
+// scores (row i at sc[i*ldsc:]), as the tiled attention does a row at a
+// time: mo[i] = max(m[i], scale*max(row i)), the row replaced by
+// exp(scale*x - mo[i]) and sums[i] its sum, the values and sums of vmax
+// and vexp bit for bit. The assembly takes every row in one call, the
+// exp's constants loaded once.
+func softmaxTile(v *vecSet, sc []float32, ldsc, rows, n int, scale float32, m, mo []float32, sums []float64) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	_ = sc[(rows-1)*ldsc+n-1]
+	_, _, _ = m[rows-1], mo[rows-1], sums[rows-1]
+	if v != nil && v.softmaxTile != nil && n%v.w == 0 {
+		v.softmaxTile(&sc[0], ldsc, rows, n, scale, &m[0], &mo[0], &sums[0])
+		return
+	}
+	for i := 0; i < rows; i++ {
+		row := sc[i*ldsc : i*ldsc+n]
+		mo[i] = max(m[i], vmax(v, row)*scale)
+		sums[i] = vexp(v, row, row, scale, mo[i])
 	}
 }
 
