@@ -291,21 +291,19 @@ type attnOneTask struct {
 }
 
 func (w *attnOneTask) do(t int) {
-	s, parts, n, part, qv, kf, vf, kh, vh := &w.s, w.parts, w.n, w.part, w.qv, w.kf, w.vf, w.kh, w.vh
+	s, parts, n, part, qv, kf, vf := &w.s, w.parts, w.n, w.part, w.qv, w.kf, w.vf
 	fast := w.e.kern.vec
 	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
 	stride := hd + 2
 	b, r := t/parts, t%parts
 	j0, j1 := n*r/parts, n*(r+1)/parts
-	// the range's rows of every key head: contiguous, asked for at
-	// once rather than met as misses head by head
 	r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
-	if kh != nil {
-		prefetch(kh[r0:r1])
-		prefetch(vh[r0:r1])
+	if w.kh != nil {
 		w.doGroups(t, b, r0, j1-j0)
 		return
 	}
+	// the range's rows of every key head: contiguous, asked for at
+	// once rather than met as misses head by head
 	prefetch(kf[r0:r1])
 	prefetch(vf[r0:r1])
 	sb := getBuf[float32](j1 - j0)
@@ -334,12 +332,14 @@ func (w *attnOneTask) do(t int) {
 // values are summed. Each key and value row is read and widened once for
 // its group rather than once a head (as do's loop over heads does for a
 // float32 cache), and the scores are taken in blocks of attnBlockKeys
-// keys, every group's in turn, asking for the next block's rows
-// meanwhile: the rows are read in order, and more of them are in flight
-// than the task's first request for all of them (of which the core keeps
-// only so many) gets. The sums are those of a head-by-head loop of
+// keys, every group's in turn. The task's key rows are read into the
+// caches first, all of them, by a loop of loads (load), and its value
+// rows the same way before their sums: a burst of prefetches for all of
+// them, as this did before, is in part dropped by the core, which then
+// met most rows as misses (at 4000 cached positions a token took 8.5%
+// less with the loads). The sums are those of a head-by-head loop of
 // dotsBF16 and accRowsBF16 bit for bit (TestAttentionOneGrouped).
-// Timings: docs/PERFORMANCE.md (tenth session).
+// Timings: docs/PERFORMANCE.md (tenth and eleventh sessions).
 func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 	s, part, qv, kh, vh := &w.s, w.part, w.qv, w.kh, w.vh
 	fast := w.e.kern.vec
@@ -348,6 +348,7 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 	sb := getBuf[float32](s.Heads * nk)
 	defer putBuf(sb)
 	sc := sb.s[:s.Heads*nk]
+	load(kh[r0 : r0+nk*ldk])
 	// the next layer's rows (serial only), a share before each group's
 	// first scores and before each group's values
 	ahead := func(i int) {
@@ -359,9 +360,6 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 	}
 	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
 		c1 := min(nk, c0+attnBlockKeys)
-		if c1 < nk {
-			prefetch(kh[r0+c1*ldk : r0+min(nk, c1+attnBlockKeys)*ldk])
-		}
 		for g := 0; g < s.KVHeads; g++ {
 			if c0 == 0 {
 				ahead(g)
@@ -378,6 +376,7 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 		ph[0], ph[1] = m, float32(l)
 		clear(ph[2:])
 	}
+	load(vh[r0 : r0+nk*ldk])
 	for g := 0; g < s.KVHeads; g++ {
 		ahead(s.KVHeads + g)
 		h0 := g * group
@@ -388,8 +387,10 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 // attnBlockKeys is the keys of one block of doGroups' scores: a multiple
 // of four, so that dotsGroupBF16 takes the same keys four at a time as it
 // would over the whole range (the sums stay bit for bit). At the
-// SmolLM2-135M shape a block's key rows are 24 KiB; 32 and 128 were
-// slower at 4000 cached positions (docs/PERFORMANCE.md).
+// SmolLM2-135M shape a block's key rows are 24 KiB. With each block
+// asking for the next one's rows, 32 and 128 were slower at 4000 cached
+// positions; with the rows loaded first (doGroups), both decode as 64
+// does (x0.999, x1.001; docs/PERFORMANCE.md).
 const attnBlockKeys = 64
 
 // Attention computes causal grouped-query attention with tiled online
