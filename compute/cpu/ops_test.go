@@ -397,13 +397,7 @@ func TestRowPrimitives(t *testing.T) {
 // output rows are left alone.
 func TestAccTile(t *testing.T) {
 	r := newRand(18)
-	sets := map[string]*vecSet{"go": nil}
-	for _, k := range availableKernels() {
-		if k.vec != nil {
-			sets[k.name] = k.vec
-		}
-	}
-	for vname, v := range sets {
+	for vname, v := range vecSetsAndGo() {
 		for _, hd := range []int{8, 16, 48, 64, 80, 128} {
 			for _, nk := range []int{1, 2, 7, 48, 65} {
 				for _, rows := range []int{1, 3, 4, 5, 8, 9} {
@@ -443,13 +437,7 @@ func TestAccTile(t *testing.T) {
 // lengths and others.
 func TestSoftmaxTile(t *testing.T) {
 	r := newRand(19)
-	sets := map[string]*vecSet{"go": nil}
-	for _, k := range availableKernels() {
-		if k.vec != nil {
-			sets[k.name] = k.vec
-		}
-	}
-	for vname, v := range sets {
+	for vname, v := range vecSetsAndGo() {
 		for _, n := range []int{1, 7, 16, 32, 48, 65} {
 			for _, rows := range []int{1, 3, 8} {
 				ldsc := n + 3
@@ -492,4 +480,16 @@ func TestSoftmaxTile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// vecSetsAndGo returns the CPU's vector primitives by kernel set, and nil
+// (the Go loops) as "go".
+func vecSetsAndGo() map[string]*vecSet {
+	sets := map[string]*vecSet{"go": nil}
+	for _, k := range availableKernels() {
+		if k.vec != nil {
+			sets[k.name] = k.vec
+		}
+	}
+	return sets
 }
