@@ -687,12 +687,14 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 						for j := range dt {
 							dt[j] = pt[j] * (dt[j] - di) * s.Scale
 						}
-						switch {
-						case dqLocal != nil:
-							accRows(a.fast, dqLocal[((i0+i)*a.group+h-g*a.group)*hd:][:hd], dt, kb[j0*a.ldk:], a.ldk)
-						case dqv != nil:
-							accRows(a.fast, dqv[r*hd:(r+1)*hd], dt, kb[j0*a.ldk:], a.ldk)
-						}
+					}
+					// dq += dS·K over the block's rows (the rows that see
+					// none of the tile's keys add zeros)
+					switch {
+					case dqLocal != nil:
+						accTile(a.fast, dqLocal[(i0*a.group+h-g*a.group)*hd:], a.group*hd, hd, rows, dp, nr, nmax, kb[j0*a.ldk:], a.ldk)
+					case dqv != nil:
+						accTile(a.fast, dqv[((b*s.Tq+i0)*s.Heads+h)*hd:], a.ldq, hd, rows, dp, nr, nmax, kb[j0*a.ldk:], a.ldk)
 					}
 					// dv += Pᵀ·dout and dk += dSᵀ·q over the block's rows.
 					rb := ((b*s.Tq+i0)*s.Heads + h) * hd
