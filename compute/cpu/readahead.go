@@ -87,9 +87,10 @@ func (st *aheadState) take(a *announcement) { *st = aheadState{a: *a} }
 // pool.runSplit), as much as its caches keep. Nil weights and ones
 // neither F32 nor BF16 are skipped; no weights withdraws the
 // announcement, and returns once no worker reads it. Announcing needs a
-// worker thread: a one-thread engine ignores it.
+// worker thread and the few-row passes that take announcements to it: an
+// engine without either ignores it (readsAhead).
 func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
-	if e.threads < 2 {
+	if !e.readsAhead() {
 		return
 	}
 	data, m, ok := e.aheadPieces(readAheadBytes, ws)
@@ -99,6 +100,12 @@ func (e *Engine) ReadAhead(gated bool, ws ...*tensor.Tensor) {
 	}
 	e.pool.ahead.set(data[:m]...)
 }
+
+// readsAhead reports whether the engine takes announcements: it has a
+// worker thread, and the vector kernels of the few-row passes (gemv.go),
+// the only passes that take an announcement to the worker (without them,
+// as in the portable build, a few-row product runs as a GEMM).
+func (e *Engine) readsAhead() bool { return e.threads >= 2 && e.kern.vec != nil }
 
 // readAheadThenBytes is the most that ReadAheadThen adds: on the 2-core
 // Zen 4 machine, decoding the SmolLM2-135M shape with the gate and up
@@ -115,7 +122,7 @@ const readAheadThenBytes = 256 << 10
 // takes them, up to readAheadThenBytes, while the announcement has room
 // for their pieces.
 func (e *Engine) ReadAheadThen(gated bool, ws ...*tensor.Tensor) {
-	if e.threads < 2 {
+	if !e.readsAhead() {
 		return
 	}
 	if data, m, ok := e.aheadPieces(readAheadThenBytes, ws); ok {
