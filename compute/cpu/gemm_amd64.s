@@ -1735,20 +1735,22 @@ acch_done:
 	VZEROUPPER
 	RET
 
-// func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
-TEXT ·accTile4AVX512(SB), NOSPLIT, $0-64
+// func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)
+TEXT ·accTile4AVX512(SB), NOSPLIT, $0-72
 	MOVQ o+0(FP), DI
 	MOVQ ldo+8(FP), R15
 	SHLQ $2, R15
 	MOVQ p+16(FP), SI
 	MOVQ ldp+24(FP), R14
 	SHLQ $2, R14
-	MOVQ v+32(FP), DX
-	MOVQ ldv+40(FP), R8
+	MOVQ pk+32(FP), CX
+	SHLQ $2, CX
+	MOVQ v+40(FP), DX
+	MOVQ ldv+48(FP), R8
 	SHLQ $2, R8
-	MOVQ nk+48(FP), CX
-	MOVQ hd+56(FP), R9
-	TESTQ CX, CX
+	MOVQ hd+64(FP), R9
+	MOVQ nk+56(FP), R10
+	TESTQ R10, R10
 	JZ acct_done
 	LEAQ (R15)(R15*2), BX
 	ADDQ DI, BX
@@ -1776,7 +1778,7 @@ acct4_chunk:
 	MOVQ SI, R11
 	MOVQ AX, R13
 	MOVQ DX, R12
-	MOVQ CX, R10
+	MOVQ nk+56(FP), R10
 acct4_key:
 	VMOVUPS 0(R12), Z16
 	VMOVUPS 64(R12), Z17
@@ -1803,8 +1805,8 @@ acct4_key:
 	VFMADD231PS Z18, Z23, Z14
 	VFMADD231PS Z19, Z23, Z15
 	ADDQ R8, R12
-	ADDQ $4, R11
-	ADDQ $4, R13
+	ADDQ CX, R11
+	ADDQ CX, R13
 	DECQ R10
 	JNZ acct4_key
 	VMOVUPS Z0, 0(DI)
@@ -1839,7 +1841,7 @@ acct1_chunk:
 	MOVQ SI, R11
 	MOVQ AX, R13
 	MOVQ DX, R12
-	MOVQ CX, R10
+	MOVQ nk+56(FP), R10
 acct1_key:
 	VMOVUPS 0(R12), Z16
 	VBROADCASTSS (R11), Z20
@@ -1851,8 +1853,8 @@ acct1_key:
 	VFMADD231PS Z16, Z22, Z8
 	VFMADD231PS Z16, Z23, Z12
 	ADDQ R8, R12
-	ADDQ $4, R11
-	ADDQ $4, R13
+	ADDQ CX, R11
+	ADDQ CX, R13
 	DECQ R10
 	JNZ acct1_key
 	VMOVUPS Z0, 0(DI)

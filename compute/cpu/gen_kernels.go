@@ -1644,16 +1644,20 @@ func accRowsGroupBF16AVX512(g int) {
 
 // accTile4AVX512 writes accRows for four rows of weights at once:
 //
-//	func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
+//	func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)
 //
-// o[i*ldo+d] += sum_j p[i*ldp+j] * v[j*ldv+d] for i < 4, j < nk and d < hd
-// (a multiple of 16). The head dimension is walked 64 (then 16) columns
-// at a time, the four rows' columns in registers: row r's chunk c in
-// Z(4r+c), the value row's chunks in Z16-Z19, the four weights of a key
-// broadcast in Z20-Z23. Each sum takes the keys in order, one
-// multiply-add a key; a key's value row is loaded once for the four rows.
+// o[i*ldo+d] += sum_j p[i*ldp+j*pk] * v[j*ldv+d] for i < 4, j < nk and d <
+// hd (a multiple of 16): the tiled attention's values (pk 1) and, with
+// the weights' roles turned (ldp 1, pk their row stride), the rank-k
+// updates of the backward's dk and dv rows. The head dimension is walked
+// 64 (then 16) columns at a time, the four rows' columns in registers:
+// row r's chunk c in Z(4r+c), the value row's chunks in Z16-Z19, the four
+// weights of a key broadcast in Z20-Z23. Each sum takes the keys in order,
+// one multiply-add a key (as accRowsAVX512's pairs do not, and
+// rankKAVX512 does); a key's value row is loaded once for the four rows.
 // o's rows at DI, DI+R15, DI+2*R15 and BX; p's rows at R11, R11+R14,
-// R11+2*R14 and R13, walked a key at a time.
+// R11+2*R14 and R13, walked a key at a time (CX = pk*4); the key count is
+// reloaded from the frame for each chunk.
 func accTile4AVX512() {
 	oAt := func(r, off int) string {
 		switch r {
@@ -1667,20 +1671,22 @@ func accTile4AVX512() {
 		return fmt.Sprintf("%d(BX)", off)
 	}
 	p("")
-	p("// func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)")
-	p("TEXT ·accTile4AVX512(SB), NOSPLIT, $0-64")
+	p("// func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)")
+	p("TEXT ·accTile4AVX512(SB), NOSPLIT, $0-72")
 	p("\tMOVQ o+0(FP), DI")
 	p("\tMOVQ ldo+8(FP), R15")
 	p("\tSHLQ $2, R15")
 	p("\tMOVQ p+16(FP), SI")
 	p("\tMOVQ ldp+24(FP), R14")
 	p("\tSHLQ $2, R14")
-	p("\tMOVQ v+32(FP), DX")
-	p("\tMOVQ ldv+40(FP), R8")
+	p("\tMOVQ pk+32(FP), CX")
+	p("\tSHLQ $2, CX")
+	p("\tMOVQ v+40(FP), DX")
+	p("\tMOVQ ldv+48(FP), R8")
 	p("\tSHLQ $2, R8")
-	p("\tMOVQ nk+48(FP), CX")
-	p("\tMOVQ hd+56(FP), R9")
-	p("\tTESTQ CX, CX")
+	p("\tMOVQ hd+64(FP), R9")
+	p("\tMOVQ nk+56(FP), R10")
+	p("\tTESTQ R10, R10")
 	p("\tJZ acct_done")
 	p("\tLEAQ (R15)(R15*2), BX")
 	p("\tADDQ DI, BX")
@@ -1699,7 +1705,7 @@ func accTile4AVX512() {
 		p("\tMOVQ SI, R11")
 		p("\tMOVQ AX, R13")
 		p("\tMOVQ DX, R12")
-		p("\tMOVQ CX, R10")
+		p("\tMOVQ nk+56(FP), R10")
 		p("%s_key:", lbl)
 		for c := 0; c < w; c++ {
 			p("\tVMOVUPS %d(R12), Z%d", 64*c, 16+c)
@@ -1714,8 +1720,8 @@ func accTile4AVX512() {
 			}
 		}
 		p("\tADDQ R8, R12")
-		p("\tADDQ $4, R11")
-		p("\tADDQ $4, R13")
+		p("\tADDQ CX, R11")
+		p("\tADDQ CX, R13")
 		p("\tDECQ R10")
 		p("\tJNZ %s_key", lbl)
 		for r := 0; r < 4; r++ {

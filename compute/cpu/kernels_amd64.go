@@ -69,7 +69,7 @@ func dotsSeqBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
 func accRowsBF16AVX512(o, p *float32, v *uint16, ldv, nk, hd int)
 
 //go:noescape
-func accTile4AVX512(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
+func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)
 
 //go:noescape
 func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)

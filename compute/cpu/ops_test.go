@@ -493,3 +493,35 @@ func vecSetsAndGo() map[string]*vecSet {
 	}
 	return sets
 }
+
+// TestRankKFourRows: rankK through the four-row kernel (accTile4 with the
+// weights' roles turned) gives the one-row kernel's sums bit for bit, for
+// key counts around the groups of four, and leaves the columns between
+// the rows alone.
+func TestRankKFourRows(t *testing.T) {
+	r := newRand(24)
+	for vname, v := range vecSets(t) {
+		if v.accTile4 == nil {
+			continue
+		}
+		for _, hd := range []int{16, 48, 64, 80, 128} {
+			for _, nk := range []int{1, 3, 4, 5, 8, 48, 49} {
+				for _, kk := range []int{1, 3, 8} {
+					ldd, ldc, ldx := hd+3, nk+5, hd+7
+					d0 := randT(r, nk*ldd).F32()
+					c := randT(r, kk*ldc).F32()
+					x := randT(r, kk*ldx).F32()
+					got := append([]float32(nil), d0...)
+					rankK(v, got, ldd, c, ldc, x, ldx, nk, kk, hd)
+					want := append([]float32(nil), d0...)
+					v.rankK(&want[0], ldd, &c[0], ldc, &x[0], ldx, nk, kk, hd)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("rankK %s(hd=%d nk=%d kk=%d) [%d] = %g, one-row kernel %g", vname, hd, nk, kk, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -21,8 +21,9 @@ type vecSet struct {
 	accRows     func(o, p, v *float32, ldv, nk, hd int)
 	accRowsBF16 func(o, p *float32, v *uint16, ldv, nk, hd int)
 	// accTile4, where not nil, is accRows for four rows of weights and
-	// outputs at once (accTile below)
-	accTile4 func(o *float32, ldo int, p *float32, ldp int, v *float32, ldv, nk, hd int)
+	// outputs at once, the weights of a row pk apart (accTile and rankK
+	// below)
+	accTile4 func(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)
 	// softmaxTile, where not nil, is softmaxTile below for rows of a
 	// multiple of w scores
 	softmaxTile func(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)
@@ -280,7 +281,7 @@ func accTile(v *vecSet, o []float32, ldo, hd, rows int, p []float32, ldp, nk int
 	i := 0
 	if v.whole(hd) && v.accTile4 != nil {
 		for ; i+4 <= rows; i += 4 {
-			v.accTile4(&o[i*ldo], ldo, &p[i*ldp], ldp, &vr[0], ldv, nk, hd)
+			v.accTile4(&o[i*ldo], ldo, &p[i*ldp], ldp, 1, &vr[0], ldv, nk, hd)
 		}
 	}
 	for ; i < rows; i++ {
@@ -339,7 +340,17 @@ func rankK(v *vecSet, dst []float32, ldd int, c []float32, ldc int, x []float32,
 	_ = c[(kk-1)*ldc+nk-1]
 	_ = x[(kk-1)*ldx+hd-1]
 	if v.whole(hd) {
-		v.rankK(&dst[0], ldd, &c[0], ldc, &x[0], ldx, nk, kk, hd)
+		j := 0
+		if v.accTile4 != nil {
+			// four key rows at a time, each query row's chunk loaded once
+			// for the four; the sums in the same order (bit for bit)
+			for ; j+4 <= nk; j += 4 {
+				v.accTile4(&dst[j*ldd], ldd, &c[j], 1, ldc, &x[0], ldx, kk, hd)
+			}
+		}
+		if j < nk {
+			v.rankK(&dst[j*ldd], ldd, &c[j], ldc, &x[0], ldx, nk-j, kk, hd)
+		}
 		return
 	}
 	for j := 0; j < nk; j++ {
