@@ -52,8 +52,8 @@ func TestReadAheadAnnounce(t *testing.T) {
 		}
 		t.Skip("no few-row passes on this build: the announcements' pieces are not tested")
 	}
-	gate, up := bf(1536, 576), bf(1536, 576)            // 1728 KiB each
-	small := bf(1024, 64)                               // 128 KiB, two chunks
+	gate, up := bf(1536, 576), bf(1536, 576) // 1728 KiB each
+	small := bf(1024, 64)                    // 128 KiB, two chunks
 	at := func(t *tensor.Tensor, off int) uintptr { return uintptr(unsafe.Pointer(&t.Data[0])) + uintptr(off) }
 	// want: the weight, the piece's offset in it and its bytes
 	type piece struct {
