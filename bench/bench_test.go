@@ -263,13 +263,7 @@ func BenchmarkTrainStep135MBF16Ckpt(b *testing.B) { benchTrain(b, model.BF16, tr
 // BenchmarkDecode135MBF16 decodes at the SmolLM2-135M shape with bf16
 // weights and reports the speed against the bandwidth limit.
 func BenchmarkDecode135MBF16(b *testing.B) {
-	c, err := Shape("smollm2-135m")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := RandomModel(c, model.BF16, 0.02, 1)
-	e := cpu.New(0)
-	defer e.Close()
+	m, e := bf16Model135M(b)
 	b.ResetTimer()
 	res, err := Generate(e, m, GenerateOptions{Prompt: 16, Tokens: max(b.N, 8), Seed: 1})
 	if err != nil {
@@ -287,13 +281,8 @@ func BenchmarkDecode135MBF16(b *testing.B) {
 // second.
 func BenchmarkPrefill135MBF16(b *testing.B) {
 	const prompt = 1024
-	c, err := Shape("smollm2-135m")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := RandomModel(c, model.BF16, 0.02, 1)
-	e := cpu.New(0)
-	defer e.Close()
+	m, e := bf16Model135M(b)
+	c := m.Config
 	ids := make([]int32, prompt)
 	for i := range ids {
 		ids[i] = int32(i * 7919 % c.Vocab)
@@ -308,4 +297,16 @@ func BenchmarkPrefill135MBF16(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(prompt*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// bf16Model135M returns a SmolLM2-135M-shaped model with random bf16
+// weights and an engine on every core, closed when b ends.
+func bf16Model135M(b *testing.B) (*model.Model, *cpu.Engine) {
+	c, err := Shape("smollm2-135m")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := cpu.New(0)
+	b.Cleanup(e.Close)
+	return RandomModel(c, model.BF16, 0.02, 1), e
 }
