@@ -638,11 +638,15 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 			return
 		}
 		ja := ta * nr
-		scb := getBuf[float32](2*mr*hd + 2*mr*nr)
+		// a step takes bwdBlocks query blocks at once: their probabilities
+		// and dS for a key tile side by side, so that the updates of dk
+		// and dv rows sum over all their rows in one call
+		scb := getBuf[float32](2*bwdBlocks*mr*hd + 2*bwdBlocks*mr*nr)
 		defer putBuf(scb)
 		scratch := scb.s
-		qa, ga := scratch[:mr*hd], scratch[mr*hd:2*mr*hd]
-		sc, dp := scratch[2*mr*hd:2*mr*hd+mr*nr], scratch[2*mr*hd+mr*nr:]
+		qa, ga := scratch[:bwdBlocks*mr*hd], scratch[bwdBlocks*mr*hd:2*bwdBlocks*mr*hd]
+		sc := scratch[2*bwdBlocks*mr*hd : 2*bwdBlocks*mr*hd+bwdBlocks*mr*nr]
+		dp := scratch[2*bwdBlocks*mr*hd+bwdBlocks*mr*nr:]
 		kb := a.kv[b*s.Tk*a.ldk+g*hd:]
 		var dkb, dvb []float32
 		if dkv != nil {
@@ -659,36 +663,49 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 			dqParts[t] = dqLocal
 		}
 		for h := g * a.group; h < (g+1)*a.group; h++ {
-			for qb := max(0, ja-s.QOffset) / mr; qb < qBlocks; qb++ {
-				i0 := qb * mr
-				rows := min(mr, s.Tq-i0)
-				a.packRows(qa, a.qv, b, h, i0)
-				a.packRows(ga, gv, b, h, i0)
+			for qs := max(0, ja-s.QOffset) / mr; qs < qBlocks; qs += bwdBlocks {
+				subs := min(bwdBlocks, qBlocks-qs)
+				i0 := qs * mr
+				rows := min(subs*mr, s.Tq-i0) // the step's query rows
+				for u := range subs {
+					a.packRows(qa[u*mr*hd:], a.qv, b, h, i0+u*mr)
+					a.packRows(ga[u*mr*hd:], gv, b, h, i0+u*mr)
+				}
 				last := s.QOffset + i0 + rows - 1
 				for t := ta; t < tb && t*nr <= last; t++ {
 					j0 := t * nr
-					a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
-					a.kern.fn(hd, &ga[0], a.keyPanel(a.vp, b, g, t), &dp[0], nr, 0)
 					nmax := min(nr, last+1-j0, s.Tk-j0)
-					for i := range rows {
-						qp := s.QOffset + i0 + i
-						n := max(0, min(nmax, qp+1-j0))
-						pt, dt := sc[i*nr:i*nr+nmax], dp[i*nr:i*nr+nmax]
-						clear(pt[n:])
-						clear(dt[n:])
-						if n == 0 {
+					for u := range subs {
+						iu := u * mr // the block's first row in the step
+						ru := min(mr, rows-iu)
+						if s.QOffset+i0+iu+ru-1 < j0 {
+							// the block sees none of the tile's keys
+							clear(sc[iu*nr : (iu+ru-1)*nr+nmax])
+							clear(dp[iu*nr : (iu+ru-1)*nr+nmax])
 							continue
 						}
-						pt, dt = pt[:n], dt[:n]
-						r := (b*s.Tq+i0+i)*s.Heads + h
-						maskTile(pt, s, b, qp, j0)
-						vexp(a.fast, pt, pt, s.Scale, lv[(b*s.Heads+h)*s.Tq+i0+i])
-						di := dd[r]
-						for j := range dt {
-							dt[j] = pt[j] * (dt[j] - di) * s.Scale
+						a.kern.fn(hd, &qa[u*mr*hd], a.keyPanel(a.kp, b, g, t), &sc[iu*nr], nr, 0)
+						a.kern.fn(hd, &ga[u*mr*hd], a.keyPanel(a.vp, b, g, t), &dp[iu*nr], nr, 0)
+						for i := iu; i < iu+ru; i++ {
+							qp := s.QOffset + i0 + i
+							n := max(0, min(nmax, qp+1-j0))
+							pt, dt := sc[i*nr:i*nr+nmax], dp[i*nr:i*nr+nmax]
+							clear(pt[n:])
+							clear(dt[n:])
+							if n == 0 {
+								continue
+							}
+							pt, dt = pt[:n], dt[:n]
+							r := (b*s.Tq+i0+i)*s.Heads + h
+							maskTile(pt, s, b, qp, j0)
+							vexp(a.fast, pt, pt, s.Scale, lv[(b*s.Heads+h)*s.Tq+i0+i])
+							di := dd[r]
+							for j := range dt {
+								dt[j] = pt[j] * (dt[j] - di) * s.Scale
+							}
 						}
 					}
-					// dq += dS·K over the block's rows (the rows that see
+					// dq += dS·K over the step's rows (the rows that see
 					// none of the tile's keys add zeros)
 					switch {
 					case dqLocal != nil:
@@ -696,7 +713,7 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 					case dqv != nil:
 						accTile(a.fast, dqv[((b*s.Tq+i0)*s.Heads+h)*hd:], a.ldq, hd, rows, dp, nr, nmax, kb[j0*a.ldk:], a.ldk)
 					}
-					// dv += Pᵀ·dout and dk += dSᵀ·q over the block's rows.
+					// dv += Pᵀ·dout and dk += dSᵀ·q over the step's rows.
 					rb := ((b*s.Tq+i0)*s.Heads + h) * hd
 					if dvb != nil {
 						rankK(a.fast, dvb[j0*a.ldk:], a.ldk, sc, nr, gv[rb:], a.ldq, nmax, rows, hd)
@@ -748,3 +765,10 @@ func widenBuf(t *tensor.Tensor) *buf[float32] {
 	}
 	return b
 }
+
+// bwdBlocks is how many query blocks (of the micro-kernel's height) a step
+// of AttentionBackward takes together: the rank-k updates of dk and dv
+// then sum over their rows in one call each (kk = 4 x 8 rows instead of
+// 8), each key row loaded and stored once for them (docs/PERFORMANCE.md,
+// eleventh session).
+const bwdBlocks = 4
