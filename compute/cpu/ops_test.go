@@ -437,7 +437,10 @@ func TestAccTile(t *testing.T) {
 // lengths and others.
 func TestSoftmaxTile(t *testing.T) {
 	r := newRand(19)
-	for vname, v := range vecSetsAndGo() {
+	// the vector sets only: without them softmaxTile is the row-by-row
+	// loop it is checked against; row lengths that are not a multiple of
+	// the vectors take that loop too (the dispatch is what they check)
+	for vname, v := range vecSets(t) {
 		for _, n := range []int{1, 7, 16, 32, 48, 65} {
 			for _, rows := range []int{1, 3, 8} {
 				ldsc := n + 3
