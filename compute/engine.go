@@ -101,9 +101,12 @@ type Attender interface {
 	// Attention sets out [Batch*Tq, Heads*HeadDim] from q [Batch*Tq,
 	// Heads*HeadDim], k and v [Batch*Tk, KVHeads*HeadDim]. Query head h uses
 	// key/value head h / (Heads/KVHeads). k and v are F32, or both BF16
-	// (a bf16 key/value cache: widened exactly); the backward takes F32. When lse is not nil, it receives
-	// the log-sum-exp of each softmax row, laid out [Batch, Heads, Tq], which
-	// is all that the backward needs besides the inputs and out.
+	// (a bf16 key/value cache: widened exactly, or, where an engine says
+	// so, taken as they are in bf16 products, the queries and the
+	// probabilities rounded to bf16 as FlashAttention does in bf16); the
+	// backward takes F32. When lse is not nil, it receives the log-sum-exp
+	// of each softmax row, laid out [Batch, Heads, Tq], which is all that
+	// the backward needs besides the inputs and out.
 	Attention(out, q, k, v, lse *tensor.Tensor, s AttnShape)
 	// AttentionBackward accumulates dq, dk, dv from dout.
 	AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.Tensor, s AttnShape)

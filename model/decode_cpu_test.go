@@ -62,23 +62,46 @@ func TestDecodeCPUMatchesRef(t *testing.T) {
 					// (3.3% for llama when prefilling with the GEMM): too
 					// ill-conditioned a comparison to check anything. So
 					// decoding is held to the CPU engine's own prefill of
-					// the same tokens in the same mode (measured 4e-4 of
-					// the largest logit), whose products the GEMM tests
-					// and the golden tests (bf16 against Hugging Face)
-					// check.
-					cache := m.NewCache(len(ids))
-					all := tensor.New(tensor.F32, len(ids), c.Vocab)
-					if err := m.Decode(e, cache, ids, all); err != nil {
-						t.Fatal(err)
-					}
+					// the same tokens in the same mode, whose products the
+					// GEMM tests and the golden tests (bf16 against Hugging
+					// Face) check: in chunks of four tokens, whose
+					// attention widens the bf16 cache as decoding does
+					// and whose products are decoding's passes four rows
+					// at a time (measured: the same logits), and whole,
+					// whose products are the GEMM and whose tiled
+					// attention takes bf16 products (queries and
+					// probabilities rounded to bf16, each attention output
+					// within 0.1% or so: measured 0.74%, 3.0% and 0.88% of
+					// the largest logit for llama, qwen2 and qwen3, as this
+					// random model amplifies any rounding (above); a
+					// coarse check, against gross errors only. On the
+					// golden models the prefill's logits stay as close to
+					// Hugging Face's as the forward's.)
 					var top float64
 					for _, v := range want {
 						top = math.Max(top, math.Abs(float64(v)))
 					}
-					for i, v := range all.F32() {
-						if d := math.Abs(float64(got[i] - v)); d > 2e-3*top {
-							t.Fatalf("logit %d (position %d): decoded %v, prefilled %v (|diff| > 2e-3 of %v)", i, i/c.Vocab, got[i], v, top)
+					for _, chunk := range []int{4, len(ids)} {
+						tol := 2e-3
+						if chunk > 4 {
+							tol = 6e-2
 						}
+						cache := m.NewCache(len(ids))
+						all := tensor.New(tensor.F32, len(ids), c.Vocab)
+						for i := 0; i < len(ids); i += chunk {
+							if err := m.Decode(e, cache, ids[i:i+chunk], all.SliceTo(new(tensor.Tensor), i, i+chunk)); err != nil {
+								t.Fatal(err)
+							}
+						}
+						worst := 0.0
+						for i, v := range all.F32() {
+							d := math.Abs(float64(got[i] - v))
+							worst = max(worst, d)
+							if d > tol*top {
+								t.Fatalf("logit %d (position %d): decoded %v, prefilled %d at a time %v (|diff| > %g of %v)", i, i/c.Vocab, got[i], chunk, v, tol, top)
+							}
+						}
+						t.Logf("prefilled %d at a time: largest |diff| %.2g of the largest logit", chunk, worst/top)
 					}
 					return
 				}

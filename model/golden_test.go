@@ -110,6 +110,22 @@ func goldenCheck(t *testing.T, run goldenRun, dir string) {
 			if d > tol {
 				t.Errorf("logits: max abs diff %.3g, want <= %.3g", d, tol)
 			}
+			// the same logits from a prefill through the KV cache (in bf16
+			// a bf16 cache, whose attention takes bf16 products), sequence
+			// by sequence
+			V := m.Config.Vocab
+			for bi := 0; bi < b.B; bi++ {
+				cache := m.NewCache(b.T)
+				out := tensor.New(tensor.F32, b.T, V)
+				if err := m.Decode(e, cache, b.IDs[bi*b.T:(bi+1)*b.T], out); err != nil {
+					t.Fatal(err)
+				}
+				d := maxAbsDiff(out.F32(), want[bi*b.T*V:(bi+1)*b.T*V])
+				t.Logf("prefill of sequence %d: logits max abs diff %.3g", bi, d)
+				if d > tol {
+					t.Errorf("prefill of sequence %d: logits max abs diff %.3g, want <= %.3g", bi, d, tol)
+				}
+			}
 			// the loss as transformers computes it
 			b.Labels = ids32(goldenTensor(t, g, "labels"))
 			a := m.NewActivations(b.B, b.T, false)

@@ -36,6 +36,8 @@ type bf16Kernel struct {
 	cvt func(dst *uint16, src *float32, n int)
 	// il interleaves two bf16 rows of n (a multiple of 16) into pairs.
 	il func(dst, r0, r1 *uint16, n int)
+	// accTile4, where not nil, is accTileBF16's four rows at a time (vec.go).
+	accTile4 func(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
 }
 
 // Blocking. A k block of the packed A (all of m) and of one thread's B

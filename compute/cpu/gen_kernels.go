@@ -547,6 +547,10 @@ func attnOps() {
 	// The online softmax of a tile of scores, row by row as maxAVX512 and
 	// expAVX512 do it, the exp's constants loaded once for the tile.
 	softmaxTileAVX512()
+	// accTile4AVX512 over bf16: the weights of a row and the value rows
+	// as bf16 pairs of keys, VDPBF16PS (the tiled attention over a bf16
+	// cache; needs AVX512_BF16).
+	accTile4BF16AVX512()
 	// The same for the g query heads that share a key head (grouped-query
 	// attention), two or three at once: each key or value row is read
 	// and widened once for all of them instead of once a head, and every
@@ -1737,6 +1741,92 @@ func accTile4AVX512() {
 		p("%s_end:", lbl)
 	}
 	p("acct_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// accTile4BF16AVX512 is accTile4AVX512 over pairs of keys in bf16: o's
+// four rows (ldo float32s apart) get, for each of nq pairs, the dot of the
+// rows' pair of weights (bf16, row i at p + i*ldp, pair q at 2q) with the
+// pair's interleaved value rows (v + q*ldv: element d of the two rows at
+// 2d and 2d+1), hd (a multiple of 16) outputs a row.
+func accTile4BF16AVX512() {
+	oAt := func(r, off int) string {
+		switch r {
+		case 0:
+			return fmt.Sprintf("%d(DI)", off)
+		case 1:
+			return fmt.Sprintf("%d(DI)(R15*1)", off)
+		case 2:
+			return fmt.Sprintf("%d(DI)(R15*2)", off)
+		}
+		return fmt.Sprintf("%d(BX)", off)
+	}
+	p("")
+	p("// func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)")
+	p("TEXT ·accTile4BF16AVX512(SB), NOSPLIT, $0-64")
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ ldo+8(FP), R15")
+	p("\tSHLQ $2, R15")
+	p("\tMOVQ p+16(FP), SI")
+	p("\tMOVQ ldp+24(FP), R14")
+	p("\tSHLQ $1, R14")
+	p("\tMOVQ v+32(FP), DX")
+	p("\tMOVQ ldv+40(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tMOVQ hd+56(FP), R9")
+	p("\tMOVQ nq+48(FP), R10")
+	p("\tTESTQ R10, R10")
+	p("\tJZ acch_done")
+	p("\tLEAQ (R15)(R15*2), BX")
+	p("\tADDQ DI, BX")
+	p("\tLEAQ (R14)(R14*2), AX")
+	p("\tADDQ SI, AX")
+	for _, w := range []int{4, 1} {
+		lbl := fmt.Sprintf("acch%d", w)
+		p("%s_chunk:", lbl)
+		p("\tCMPQ R9, $%d", 16*w)
+		p("\tJLT %s_end", lbl)
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				p("\tVMOVUPS %s, Z%d", oAt(r, 64*c), 4*r+c)
+			}
+		}
+		p("\tMOVQ SI, R11")
+		p("\tMOVQ AX, R13")
+		p("\tMOVQ DX, R12")
+		p("\tMOVQ nq+48(FP), R10")
+		p("%s_pair:", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVDQU32 %d(R12), Z%d", 64*c, 16+c)
+		}
+		p("\tVPBROADCASTD (R11), Z20")
+		p("\tVPBROADCASTD (R11)(R14*1), Z21")
+		p("\tVPBROADCASTD (R11)(R14*2), Z22")
+		p("\tVPBROADCASTD (R13), Z23")
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				vdpbf16ps(16+c, 20+r, 4*r+c)
+			}
+		}
+		p("\tADDQ R8, R12")
+		p("\tADDQ $4, R11")
+		p("\tADDQ $4, R13")
+		p("\tDECQ R10")
+		p("\tJNZ %s_pair", lbl)
+		for r := 0; r < 4; r++ {
+			for c := 0; c < w; c++ {
+				p("\tVMOVUPS Z%d, %s", 4*r+c, oAt(r, 64*c))
+			}
+		}
+		p("\tADDQ $%d, DI", 64*w)
+		p("\tADDQ $%d, BX", 64*w)
+		p("\tADDQ $%d, DX", 64*w)
+		p("\tSUBQ $%d, R9", 16*w)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("acch_done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

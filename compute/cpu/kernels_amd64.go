@@ -27,7 +27,8 @@ func availableKernels() []kernels {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
 		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: vec512}
 		if cpu.X86.HasAVX512BF16 {
-			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16}
+			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16,
+				accTile4: accTile4BF16AVX512}
 		}
 		ks = append(ks, k)
 	}
@@ -70,6 +71,9 @@ func accRowsBF16AVX512(o, p *float32, v *uint16, ldv, nk, hd int)
 
 //go:noescape
 func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)
+
+//go:noescape
+func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
 
 //go:noescape
 func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)

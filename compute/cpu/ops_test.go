@@ -528,3 +528,110 @@ func TestRankKFourRows(t *testing.T) {
 		}
 	}
 }
+
+// bf16Kernels returns the bf16 kernels of this CPU that have the tiled
+// attention's value kernel, by kernel set, skipping when there are none.
+func bf16Kernels(t *testing.T) map[string]*bf16Kernel {
+	ks := map[string]*bf16Kernel{}
+	for _, k := range availableKernels() {
+		if k.bf16 != nil && k.bf16.accTile4 != nil {
+			ks[k.name] = k.bf16
+		}
+	}
+	if len(ks) == 0 {
+		t.Skip("no bf16 value kernel on this CPU (needs AVX512_BF16)")
+	}
+	return ks
+}
+
+// TestAccTileBF16 checks accTileBF16, the tiled attention's value sums over
+// bf16 pairs of keys: the assembly bit for bit against the Go loop (which
+// adds each pair's products in the instruction's order) and both against
+// float64 sums, on awkward row counts, pair counts and strides, the columns
+// between the output rows left alone.
+func TestAccTileBF16(t *testing.T) {
+	r := newRand(23)
+	round := func(x []float32) []uint16 {
+		h := make([]uint16, len(x))
+		for i, f := range x {
+			h[i] = tensor.F32ToBF16(f)
+		}
+		return h
+	}
+	for kname, kb := range bf16Kernels(t) {
+		for _, hd := range []int{16, 48, 64, 80, 128} {
+			for _, nq := range []int{1, 2, 7, 24, 33} {
+				for _, rows := range []int{1, 3, 4, 5, 8, 9} {
+					ldo, ldp, ldv := hd+5, 2*nq+6, 2*hd+32
+					o := randT(r, rows*ldo).F32()
+					p := round(randT(r, rows*ldp).F32())
+					v := round(randT(r, nq*ldv).F32())
+					got := append([]float32(nil), o...)
+					accTileBF16(kb, got, ldo, hd, rows, p, ldp, nq, v, ldv)
+					loop := append([]float32(nil), o...)
+					accTileBF16(nil, loop, ldo, hd, rows, p, ldp, nq, v, ldv)
+					name := fmt.Sprintf("accTileBF16 %s(hd=%d nq=%d rows=%d)", kname, hd, nq, rows)
+					for i := 0; i < rows; i++ {
+						want := make([]float32, hd)
+						for d := range want {
+							s := float64(o[i*ldo+d])
+							for q := 0; q < nq; q++ {
+								for c := 0; c < 2; c++ {
+									s += float64(tensor.BF16ToF32(p[i*ldp+2*q+c])) * float64(tensor.BF16ToF32(v[q*ldv+2*d+c]))
+								}
+							}
+							want[d] = float32(s)
+						}
+						closeTo(t, fmt.Sprintf("%s row %d", name, i), got[i*ldo:i*ldo+hd], want, 1e-5)
+						for d := range ldo {
+							if i < rows-1 || d < hd {
+								if math.Float32bits(got[i*ldo+d]) != math.Float32bits(loop[i*ldo+d]) {
+									t.Fatalf("%s row %d [%d] = %g, the Go loop %g", name, i, d, got[i*ldo+d], loop[i*ldo+d])
+								}
+							}
+						}
+						for d := hd; d < ldo && i < rows-1; d++ {
+							if got[i*ldo+d] != o[i*ldo+d] {
+								t.Fatalf("%s wrote column %d of row %d's stride", name, d, i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRoundPairs checks roundPairs against F32ToBF16 element by element,
+// with the zero that completes an odd row's last pair, the vector
+// conversion's lengths and others.
+func TestRoundPairs(t *testing.T) {
+	r := newRand(24)
+	kbs := bf16Kernels(t)
+	kbs["go"] = nil
+	for kname, kb := range kbs {
+		for _, n := range []int{1, 7, 16, 31, 48} {
+			rows, ldx, ldd := 3, n+5, n+7
+			x := randT(r, rows*ldx).F32()
+			dst := make([]uint16, rows*ldd)
+			for i := range dst {
+				dst[i] = 0xffff
+			}
+			roundPairs(kb, dst, ldd, x, ldx, rows, n)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < ldd; j++ {
+					want := uint16(0xffff)
+					switch {
+					case j < n:
+						want = tensor.F32ToBF16(x[i*ldx+j])
+					case j == n && n%2 == 1:
+						want = 0
+					}
+					if dst[i*ldd+j] != want {
+						t.Fatalf("roundPairs %s n=%d: row %d [%d] = %#x, want %#x", kname, n, i, j, dst[i*ldd+j], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -360,3 +360,62 @@ func rankK(v *vecSet, dst []float32, ldd int, c []float32, ldc int, x []float32,
 		}
 	}
 }
+
+// accTileBF16 is accTile over bf16 pairs of keys, as the tiled attention
+// over a bf16 cache sums its values: for i < rows and q < nq,
+// o[i*ldo+d] += p[i*ldp+2q+1]*v[q*ldv+2d+1] + p[i*ldp+2q]*v[q*ldv+2d] for
+// d < hd, where p holds each row's weights in bf16 and v the value rows
+// of keys 2q and 2q+1 interleaved element by element (the pairs
+// VDPBF16PS takes). Each product of two bf16 is exact in float32; the
+// two are added to the sum one after the other, the odd one first, as the
+// instruction adds them. Four rows at a time in kb's assembly; the rows
+// left over, and all of them where kb has none or hd is not a multiple of
+// 16, in Go: the same sums bit for bit, but for subnormal numbers, which
+// the instruction takes and gives as zero.
+func accTileBF16(kb *bf16Kernel, o []float32, ldo, hd, rows int, p []uint16, ldp, nq int, v []uint16, ldv int) {
+	if rows == 0 || nq == 0 || hd == 0 {
+		return
+	}
+	_ = o[(rows-1)*ldo+hd-1]
+	_ = p[(rows-1)*ldp+2*nq-1]
+	_ = v[(nq-1)*ldv+2*hd-1]
+	i := 0
+	if kb != nil && kb.accTile4 != nil && hd%16 == 0 {
+		for ; i+4 <= rows; i += 4 {
+			kb.accTile4(&o[i*ldo], ldo, &p[i*ldp], ldp, &v[0], ldv, nq, hd)
+		}
+	}
+	for ; i < rows; i++ {
+		oi := o[i*ldo : i*ldo+hd]
+		for q := range nq {
+			p0 := tensor.BF16ToF32(p[i*ldp+2*q])
+			p1 := tensor.BF16ToF32(p[i*ldp+2*q+1])
+			vq := v[q*ldv : q*ldv+2*hd]
+			for d := range oi {
+				oi[d] += p1 * tensor.BF16ToF32(vq[2*d+1])
+				oi[d] += p0 * tensor.BF16ToF32(vq[2*d])
+			}
+		}
+	}
+}
+
+// roundPairs writes the first n of each of rows rows of x (row i at
+// x[i*ldx:]) to dst (row i at dst[i*ldd:]) rounded to bf16 (nearest,
+// ties to even), and a zero after them when n is odd, so that every row
+// is whole pairs.
+func roundPairs(kb *bf16Kernel, dst []uint16, ldd int, x []float32, ldx, rows, n int) {
+	for i := range rows {
+		xi, di := x[i*ldx:i*ldx+n], dst[i*ldd:i*ldd+(n+1)&^1]
+		j := 0
+		if kb != nil && kb.cvt != nil && n >= 16 {
+			j = n &^ 15
+			kb.cvt(&di[0], &xi[0], j)
+		}
+		for ; j < n; j++ {
+			di[j] = tensor.F32ToBF16(xi[j])
+		}
+		if n%2 == 1 {
+			di[n] = 0
+		}
+	}
+}
