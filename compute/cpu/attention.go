@@ -234,14 +234,16 @@ func (a *attnPlan) keyPanel16(b, g, t int) *uint16 {
 // accValues adds to the block's output rows ob (ldq apart) the value rows
 // of tile t of (b, g) weighted by the first nk probabilities of each of
 // rows rows of sc (nr apart): accTile, or with kb accTileBF16 on the
-// probabilities rounded into pb.
-func (a *attnPlan) accValues(ob []float32, rows int, sc []float32, nk int, pb []uint16, b, g, t int) {
+// probabilities rounded into pb (rounded already when rounded is set).
+func (a *attnPlan) accValues(ob []float32, rows int, sc []float32, nk int, pb []uint16, b, g, t int, rounded bool) {
 	nr, hd := a.kern.nr, a.hd
 	if a.kb == nil {
 		accTile(a.fast, ob, a.ldq, hd, rows, sc, nr, nk, a.vv[(b*a.s.Tk+t*nr)*a.ldk+g*hd:], a.ldk)
 		return
 	}
-	roundPairs(a.kb, pb, nr, sc, nr, rows, nk)
+	if !rounded {
+		roundPairs(a.kb, pb, nr, sc, nr, rows, nk)
+	}
 	base := ((b*a.s.KVHeads+g)*a.kTiles + t) * a.panel
 	accTileBF16(a.kb, ob, a.ldq, hd, rows, pb, nr, (nk+1)/2, a.vp16[base:base+a.panel], 2*hd)
 }
@@ -618,12 +620,16 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 			if s.Seg == nil && j0+nr-1 <= s.QOffset+i0 {
 				// every row sees every key of the tile: the softmax's step
 				// for the whole tile in one call
-				softmaxTile(a.fast, sc, nr, rows, nr, s.Scale, m, mo, sums[:rows])
+				if a.kb != nil {
+					softmaxTileBF16(a.kb, a.fast, sc, nr, rows, nr, s.Scale, m, mo, sums[:rows], pb, nr)
+				} else {
+					softmaxTile(a.fast, sc, nr, rows, nr, s.Scale, m, mo, sums[:rows])
+				}
 				for i := range rows {
 					grow(i, mo[i])
 					l[i] += sums[i]
 				}
-				a.accValues(ob, rows, sc, nr, pb, b, g, t)
+				a.accValues(ob, rows, sc, nr, pb, b, g, t, a.kb != nil)
 				continue
 			}
 			// the tile's keys that some row of the block sees: the
@@ -652,7 +658,7 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 				l[i] += vexp(a.fast, tile, tile, s.Scale, m[i])
 				clear(row[n:])
 			}
-			a.accValues(ob, rows, sc, nmax, pb, b, g, t)
+			a.accValues(ob, rows, sc, nmax, pb, b, g, t, false)
 		}
 		for i := range rows {
 			oi := o[(b*s.Tq+i0+i)*a.ldq+h*hd:][:hd]

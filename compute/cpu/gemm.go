@@ -38,6 +38,9 @@ type bf16Kernel struct {
 	il func(dst, r0, r1 *uint16, n int)
 	// accTile4, where not nil, is accTileBF16's four rows at a time (vec.go).
 	accTile4 func(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
+	// softmaxTile, where not nil, is softmaxTileBF16 for rows of a
+	// multiple of 16 scores (vec.go).
+	softmaxTile func(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64, pb *uint16, ldpb int)
 }
 
 // Blocking. A k block of the packed A (all of m) and of one thread's B

@@ -238,7 +238,11 @@ func evexRR(pp, opcode byte, dst, v, rm int) []byte {
 // products of the bf16 pairs of v and rm. Go's assembler has no mnemonic
 // for it (AVX512_BF16), so it is written as bytes.
 func vdpbf16ps(rm, v, dst int) {
-	enc := evexRR(0x2 /* F3 */, 0x52, dst, v, rm)
+	p("\t%s // VDPBF16PS Z%d, Z%d, Z%d", byteList(evexRR(0x2 /* F3 */, 0x52, dst, v, rm)), rm, v, dst)
+}
+
+// byteList writes enc as BYTE directives.
+func byteList(enc []byte) string {
 	s := ""
 	for i, b := range enc {
 		if i > 0 {
@@ -246,7 +250,7 @@ func vdpbf16ps(rm, v, dst int) {
 		}
 		s += fmt.Sprintf("BYTE $0x%02x", b)
 	}
-	p("\t%s // VDPBF16PS Z%d, Z%d, Z%d", s, rm, v, dst)
+	return s
 }
 
 // bf16AVX512 is an mr x 16*nv kernel over bf16 pairs: each k step of the
@@ -551,6 +555,7 @@ func attnOps() {
 	// as bf16 pairs of keys, VDPBF16PS (the tiled attention over a bf16
 	// cache; needs AVX512_BF16).
 	accTile4BF16AVX512()
+	softmaxTileBF16AVX512()
 	// The same for the g query heads that share a key head (grouped-query
 	// attention), two or three at once: each key or value row is read
 	// and widened once for all of them instead of once a head, and every
@@ -637,15 +642,7 @@ func bf16Packing() {
 	p("\tTESTQ CX, CX")
 	p("\tJZ cvt_done")
 	p("\tVMOVUPS (SI), Z0")
-	enc := evexRR(0x2, 0x72, 1, 0, 0)
-	s := ""
-	for i, b := range enc {
-		if i > 0 {
-			s += "; "
-		}
-		s += fmt.Sprintf("BYTE $0x%02x", b)
-	}
-	p("\t%s // VCVTNEPS2BF16 Z0, Y1", s)
+	p("\t%s // VCVTNEPS2BF16 Z0, Y1", byteList(evexRR(0x2, 0x72, 1, 0, 0)))
 	p("\tVMOVDQU Y1, (DI)")
 	p("\tADDQ $64, SI")
 	p("\tADDQ $32, DI")
@@ -1861,7 +1858,12 @@ func expConsts() {
 // expVec writes dst = exp(Z16*src - Z17) for the 16 floats at src and adds
 // them to the eight float64 sums in Z15 (low half, then high half).
 // Clobbers Z0-Z4.
-func expVec(src, dst string) {
+func expVec(src, dst string) { expVecTo(src, dst, "") }
+
+// expVecTo is expVec writing the exponentials to dst (float32) unless dst
+// is empty, and rounded to bf16 to dst16 unless it is empty (clobbering Y5
+// too).
+func expVecTo(src, dst, dst16 string) {
 	p("\tVMOVUPS %s, Z0", src)
 	p("\tVFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift")
 	p("\tVMAXPS Z21, Z0, Z0")
@@ -1875,7 +1877,13 @@ func expVec(src, dst string) {
 		p("\tVFMADD213PS Z%d, Z0, Z2", c)
 	}
 	p("\tVSCALEFPS Z1, Z2, Z2 // p * 2^n")
-	p("\tVMOVUPS Z2, %s", dst)
+	if dst != "" {
+		p("\tVMOVUPS Z2, %s", dst)
+	}
+	if dst16 != "" {
+		p("\t%s // VCVTNEPS2BF16 Z2, Y5", byteList(evexRR(0x2, 0x72, 5, 0, 2)))
+		p("\tVMOVDQU Y5, %s", dst16)
+	}
 	p("\tVCVTPS2PD Y2, Z3")
 	p("\tVADDPD Z3, Z15, Z15")
 	p("\tVEXTRACTF64X4 $1, Z2, Y4")
@@ -1916,10 +1924,25 @@ func maxReduce() {
 // mo[i]) and sums[i] its sum in float64: what maxAVX512 and expAVX512 give
 // row by row, bit for bit (the same reductions and instructions), with the
 // exp's constants loaded once for the tile.
-func softmaxTileAVX512() {
+func softmaxTileAVX512() { softmaxTileGen("softmaxTileAVX512", "st", false) }
+
+// softmaxTileBF16AVX512 is softmaxTileAVX512 writing the exponentials
+// rounded to bf16 to a second tile (pb, row i at pb + i*ldpb) instead of
+// over the scores: the probabilities of the tiled attention over a bf16
+// cache (needs AVX512_BF16).
+func softmaxTileBF16AVX512() { softmaxTileGen("softmaxTileBF16AVX512", "sth", true) }
+
+// softmaxTileGen writes softmaxTileAVX512, or with bf16 its form that
+// writes bf16 probabilities to pb (args pb, ldpb after sums).
+func softmaxTileGen(name, l string, bf16 bool) {
 	p("")
-	p("// func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)")
-	p("TEXT ·softmaxTileAVX512(SB), NOSPLIT, $0-64")
+	if bf16 {
+		p("// func %s(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64, pb *uint16, ldpb int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	} else {
+		p("// func %s(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	}
 	p("\tMOVQ sc+0(FP), SI")
 	p("\tMOVQ ldsc+8(FP), R8")
 	p("\tSHLQ $2, R8")
@@ -1930,19 +1953,24 @@ func softmaxTileAVX512() {
 	p("\tMOVQ m+40(FP), R11")
 	p("\tMOVQ mo+48(FP), R12")
 	p("\tMOVQ sums+56(FP), R13")
+	if bf16 {
+		p("\tMOVQ pb+64(FP), DI")
+		p("\tMOVQ ldpb+72(FP), R15")
+		p("\tSHLQ $1, R15")
+	}
 	expConsts()
-	p("st_row:")
+	p("%s_row:", l)
 	p("\tTESTQ R9, R9")
-	p("\tJZ st_done")
+	p("\tJZ %s_done", l)
 	p("\tVMOVUPS (SI), Z0")
 	p("\tMOVQ $64, R10")
-	p("st_max:")
+	p("%s_max:", l)
 	p("\tCMPQ R10, R14")
-	p("\tJGE st_maxdone")
+	p("\tJGE %s_maxdone", l)
 	p("\tVMAXPS (SI)(R10*1), Z0, Z0")
 	p("\tADDQ $64, R10")
-	p("\tJMP st_max")
-	p("st_maxdone:")
+	p("\tJMP %s_max", l)
+	p("%s_maxdone:", l)
 	maxReduce()
 	p("\tVMULSS X16, X0, X0 // the row's scaled max")
 	p("\tVMAXSS (R11), X0, X0 // the shift: the larger of it and m")
@@ -1950,22 +1978,33 @@ func softmaxTileAVX512() {
 	p("\tVBROADCASTSS X0, Z17")
 	p("\tVPXORD Z15, Z15, Z15")
 	p("\tXORQ R10, R10")
-	p("st_exp:")
+	if bf16 {
+		p("\tXORQ BX, BX")
+	}
+	p("%s_exp:", l)
 	p("\tCMPQ R10, R14")
-	p("\tJGE st_expdone")
-	expVec("(SI)(R10*1)", "(SI)(R10*1)")
+	p("\tJGE %s_expdone", l)
+	if bf16 {
+		expVecTo("(SI)(R10*1)", "", "(DI)(BX*1)")
+		p("\tADDQ $32, BX")
+	} else {
+		expVec("(SI)(R10*1)", "(SI)(R10*1)")
+	}
 	p("\tADDQ $64, R10")
-	p("\tJMP st_exp")
-	p("st_expdone:")
+	p("\tJMP %s_exp", l)
+	p("%s_expdone:", l)
 	expSumReduce()
 	p("\tVMOVSD X15, (R13)")
 	p("\tADDQ R8, SI")
+	if bf16 {
+		p("\tADDQ R15, DI")
+	}
 	p("\tADDQ $4, R11")
 	p("\tADDQ $4, R12")
 	p("\tADDQ $8, R13")
 	p("\tDECQ R9")
-	p("\tJMP st_row")
-	p("st_done:")
+	p("\tJMP %s_row", l)
+	p("%s_done:", l)
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

@@ -28,7 +28,7 @@ func availableKernels() []kernels {
 		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: vec512}
 		if cpu.X86.HasAVX512BF16 {
 			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16,
-				accTile4: accTile4BF16AVX512}
+				accTile4: accTile4BF16AVX512, softmaxTile: softmaxTileBF16AVX512}
 		}
 		ks = append(ks, k)
 	}
@@ -74,6 +74,9 @@ func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ld
 
 //go:noescape
 func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
+
+//go:noescape
+func softmaxTileBF16AVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64, pb *uint16, ldpb int)
 
 //go:noescape
 func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)

@@ -635,3 +635,49 @@ func TestRoundPairs(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftmaxTileBF16 checks softmaxTileBF16 bit for bit against
+// softmaxTile followed by roundPairs with the same kernels (the
+// probabilities rounded to bf16, a zero completing an odd row; both round
+// subnormal exponentials to zero with the vector conversion), for running
+// maxima below, above (every exponential subnormal or zero) and at -Inf, on
+// the assembly's row lengths and others.
+func TestSoftmaxTileBF16(t *testing.T) {
+	r := newRand(25)
+	v := vec512
+	for kname, kb := range bf16Kernels(t) {
+		for _, n := range []int{1, 7, 16, 32, 48, 65} {
+			for _, rows := range []int{1, 3, 8} {
+				ldsc, ldpb := n+3, n+9
+				sc := randT(r, rows*ldsc).F32()
+				for i := range sc {
+					sc[i] *= 4
+				}
+				m := make([]float32, rows)
+				for i := range m {
+					m[i] = [3]float32{negInf, 100, -100}[i%3]
+				}
+				const scale = 0.7
+				mo, sums := make([]float32, rows), make([]float64, rows)
+				pb := make([]uint16, rows*ldpb)
+				softmaxTileBF16(kb, v, append([]float32(nil), sc...), ldsc, rows, n, scale, m, mo, sums, pb, ldpb)
+				want := append([]float32(nil), sc...)
+				wmo, wsums := make([]float32, rows), make([]float64, rows)
+				wpb := make([]uint16, rows*ldpb)
+				softmaxTile(v, want, ldsc, rows, n, scale, m, wmo, wsums)
+				roundPairs(kb, wpb, ldpb, want, ldsc, rows, n)
+				name := fmt.Sprintf("softmaxTileBF16 %s(n=%d rows=%d)", kname, n, rows)
+				for i := 0; i < rows; i++ {
+					if mo[i] != wmo[i] || sums[i] != wsums[i] {
+						t.Fatalf("%s row %d: shift %g sum %g, want %g %g", name, i, mo[i], sums[i], wmo[i], wsums[i])
+					}
+					for j := 0; j < ldpb; j++ {
+						if pb[i*ldpb+j] != wpb[i*ldpb+j] {
+							t.Fatalf("%s row %d [%d] = %#x, want %#x", name, i, j, pb[i*ldpb+j], wpb[i*ldpb+j])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -402,7 +402,8 @@ func accTileBF16(kb *bf16Kernel, o []float32, ldo, hd, rows int, p []uint16, ldp
 // roundPairs writes the first n of each of rows rows of x (row i at
 // x[i*ldx:]) to dst (row i at dst[i*ldd:]) rounded to bf16 (nearest,
 // ties to even), and a zero after them when n is odd, so that every row
-// is whole pairs.
+// is whole pairs. kb's vector conversion, where it takes the row's
+// multiples of 16, rounds subnormal numbers to zero.
 func roundPairs(kb *bf16Kernel, dst []uint16, ldd int, x []float32, ldx, rows, n int) {
 	for i := range rows {
 		xi, di := x[i*ldx:i*ldx+n], dst[i*ldd:i*ldd+(n+1)&^1]
@@ -418,4 +419,26 @@ func roundPairs(kb *bf16Kernel, dst []uint16, ldd int, x []float32, ldx, rows, n
 			di[n] = 0
 		}
 	}
+}
+
+// softmaxTileBF16 is softmaxTile writing the exponentials rounded to bf16
+// (nearest, ties to even) to pb (row i at pb[i*ldpb:], a zero after an odd
+// row's last) instead of over the scores, for the tiled attention over a
+// bf16 cache: the same maxima, sums and probabilities, bit for bit, as
+// softmaxTile followed by roundPairs, in one call where kb has the
+// assembly (it leaves sc as it was then; otherwise sc holds the
+// exponentials).
+func softmaxTileBF16(kb *bf16Kernel, v *vecSet, sc []float32, ldsc, rows, n int, scale float32, m, mo []float32, sums []float64, pb []uint16, ldpb int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	_ = sc[(rows-1)*ldsc+n-1]
+	_ = pb[(rows-1)*ldpb+(n+1)&^1-1]
+	_, _, _ = m[rows-1], mo[rows-1], sums[rows-1]
+	if kb != nil && kb.softmaxTile != nil && n%16 == 0 {
+		kb.softmaxTile(&sc[0], ldsc, rows, n, scale, &m[0], &mo[0], &sums[0], &pb[0], ldpb)
+		return
+	}
+	softmaxTile(v, sc, ldsc, rows, n, scale, m, mo, sums)
+	roundPairs(kb, pb, ldpb, sc, ldsc, rows, n)
 }
