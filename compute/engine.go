@@ -93,6 +93,14 @@ type AttnShape struct {
 	Scale float32
 	// Seg holds a segment id per key row (Batch*Tk), or nil.
 	Seg []int32
+	// BF16 lets an engine take the products' operands (queries, keys,
+	// values, probabilities and, in the backward, the output's gradient
+	// and dS) rounded to bf16, with float32 sums, as the bf16 mode's
+	// other products take their activations; the forward and the
+	// backward of one shape must then agree. The softmax, its maxima,
+	// sums and log-sum-exps stay float32. Engines without bf16 products
+	// ignore it.
+	BF16 bool
 }
 
 // Attender computes attention without materialising more than a tile of the
@@ -102,8 +110,7 @@ type Attender interface {
 	// Heads*HeadDim], k and v [Batch*Tk, KVHeads*HeadDim]. Query head h uses
 	// key/value head h / (Heads/KVHeads). k and v are F32, or both BF16
 	// (a bf16 key/value cache: widened exactly, or, where an engine says
-	// so, taken as they are in bf16 products, the queries and the
-	// probabilities rounded to bf16 as FlashAttention does in bf16); the
+	// so, taken as they are in bf16 products, as with AttnShape.BF16); the
 	// backward takes F32. When lse is not nil, it receives the log-sum-exp
 	// of each softmax row, laid out [Batch, Heads, Tq], which is all that
 	// the backward needs besides the inputs and out.

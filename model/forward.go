@@ -255,6 +255,9 @@ func (m *Model) attnShape(b *Batch) compute.AttnShape {
 		Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim,
 		Scale: float32(1 / math.Sqrt(float64(c.HeadDim))),
 		Seg:   b.Seg,
+		// a model that computes in bf16 (its cache is bf16) lets the
+		// attention's products take bf16 operands, as its projections do
+		BF16: m.CacheType() == tensor.BF16,
 	}
 }
 

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"unsafe"
 
 	"hone/compute"
 	"hone/tensor"
@@ -105,7 +106,10 @@ type attnPlan struct {
 	// bf16 for the products
 	kb         *bf16Kernel
 	kp16, vp16 []uint16
-	bufs16     []*buf[uint16]
+	// vpan16 and kpr16 are the backward's values as B panels (dO·Vᵀ)
+	// and keys as pairs of rows (dS·K)
+	vpan16, kpr16 []uint16
+	bufs16        []*buf[uint16]
 }
 
 func (e *Engine) newAttnPlan(s compute.AttnShape, q, k, v *tensor.Tensor, packV bool) *attnPlan {
@@ -150,7 +154,7 @@ func (a *attnPlan) release() {
 		putBuf(b)
 	}
 	a.bufs, a.kp, a.vp = nil, nil, nil
-	a.bufs16, a.kp16, a.vp16 = nil, nil, nil
+	a.bufs16, a.kp16, a.vp16, a.vpan16, a.kpr16 = nil, nil, nil, nil, nil
 }
 
 // keyPanel returns packed panel t of (b, g) from p (kp or vp).
@@ -166,56 +170,90 @@ func (a *attnPlan) packRows(dst, x []float32, b, h, i0 int) {
 	packAF32(dst, op, s.Tq, a.kern.mr, i0, 0, a.hd, a.tr8)
 }
 
-// attendBF16 reports whether Attention over bf16 keys and values with
-// shape s takes them as they are, in bf16 products (newAttnPlanBF16),
-// rather than widened to float32: a tiled attention (more queries a
-// sequence than the few-query path takes) on a CPU with the bf16 dot
-// product and its value kernel, heads a multiple of 16 wide.
-func (e *Engine) attendBF16(s compute.AttnShape) bool {
+// attendBF16 reports whether attention with shape s takes bf16 products
+// (bf16Plan): over bf16 keys and values (kv16, a bf16 cache) or where s
+// allows it (AttnShape.BF16), a tiled attention (more queries a sequence
+// than the few-query path takes), on a CPU with the bf16 dot product and
+// its value kernel, heads a multiple of 16 wide. The forward and the
+// backward of a shape decide alike.
+func (e *Engine) attendBF16(s compute.AttnShape, kv16 bool) bool {
 	kb := e.kern.bf16
-	return kb != nil && kb.accTile4 != nil && kb.nr == e.kern.f32.nr && kb.mr == e.kern.f32.mr &&
-		kb.nr%2 == 0 && s.HeadDim%16 == 0 && (s.Tq > gemvRows || s.Seg != nil)
+	return (kv16 || s.BF16) && kb != nil && kb.accTile4 != nil && kb.nr == e.kern.f32.nr &&
+		kb.mr == e.kern.f32.mr && kb.nr%2 == 0 && s.HeadDim%16 == 0 && (s.Tq > gemvRows || s.Seg != nil)
 }
 
-// newAttnPlanBF16 is the plan of the tiled attention over bf16 keys k and
-// values v (a bf16 cache) in bf16 products with float32 sums, as
-// FlashAttention computes in bf16: the scores are the dot products of the
-// queries rounded to bf16 with the keys, the values are summed with the
+// bf16Plan returns the plan of the tiled attention in bf16 products with
+// float32 sums, as FlashAttention computes in bf16, or nil where
+// attendBF16 says no. The scores are the dot products of the queries
+// rounded to bf16 with the keys in bf16, the values are summed with the
 // probabilities rounded to bf16; the softmax, its running maxima and sums
-// and the output stay float32. The keys are packed as the bf16 kernel's B
-// panels, the values as pairs of rows (accTileBF16), once a call.
-func (e *Engine) newAttnPlanBF16(s compute.AttnShape, q, k, v *tensor.Tensor) *attnPlan {
+// and the output stay float32 (the backward: the output's gradient and
+// dS rounded for their products too). k and v are bf16 (a cache) or
+// float32, then rounded to bf16 once a call. For the forward the keys are
+// packed as the bf16 kernel's B panels and the values as pairs of rows
+// (accTileBF16); for the backward (back) the keys both ways and the
+// values as B panels.
+func (e *Engine) bf16Plan(s compute.AttnShape, q, k, v *tensor.Tensor, back bool) *attnPlan {
+	kv16 := k.DType == tensor.BF16
+	if !e.attendBF16(s, kv16) {
+		return nil
+	}
 	kb := e.kern.bf16
 	a := &attnPlan{s: s, kern: e.kern.f32, tr8: e.kern.tr8, hd: s.HeadDim,
 		ldq: s.Heads * s.HeadDim, ldk: s.KVHeads * s.HeadDim, group: s.Heads / s.KVHeads,
 		qv: q.F32(), fast: e.kern.vec, kb: kb}
-	nr, hd := kb.nr, a.hd
-	a.kTiles = (s.Tk + nr - 1) / nr
-	a.panel = nr * hd // hd is even
-	kh, vh := k.BF16(), v.BF16()
-	kbuf := getBuf[uint16](s.Batch * s.KVHeads * a.kTiles * a.panel)
-	vbuf := getBuf[uint16](s.Batch * s.KVHeads * a.kTiles * a.panel)
-	a.bufs16 = append(a.bufs16, kbuf, vbuf)
-	a.kp16, a.vp16 = kbuf.s, vbuf.s
+	var kh, vh []uint16
+	if kv16 {
+		kh, vh = k.BF16(), v.BF16()
+	} else {
+		kr, vr := getBuf[uint16](k.Numel()), getBuf[uint16](v.Numel())
+		a.bufs16 = append(a.bufs16, kr, vr)
+		kh, vh = kr.s[:k.Numel()], vr.s[:v.Numel()]
+		roundPairs(kb, kh, 0, k.F32(), 0, 1, len(kh))
+		roundPairs(kb, vh, 0, v.F32(), 0, 1, len(vh))
+	}
+	a.kTiles = (s.Tk + kb.nr - 1) / kb.nr
+	a.panel = kb.nr * a.hd // hd is even
+	a.kp16 = a.pack16(kh, false)
+	if back {
+		a.vpan16 = a.pack16(vh, false)
+		a.kpr16 = a.pack16(kh, true)
+	} else {
+		a.vp16 = a.pack16(vh, true)
+	}
+	return a
+}
+
+// pack16 packs the bf16 rows x [Batch*Tk, KVHeads*hd] for every (sequence,
+// kv head), kTiles tiles of nr keys each: as the bf16 kernel's B panels of
+// the product with the keys as columns (Q·Kᵀ), or with pairs the rows of
+// keys 2q and 2q+1 interleaved (2*hd elements a pair; a zero row past the
+// last key), as accTileBF16 takes them.
+func (a *attnPlan) pack16(x []uint16, pairs bool) []uint16 {
+	s, kb, hd := a.s, a.kb, a.hd
+	nr := kb.nr
+	ob := getBuf[uint16](s.Batch * s.KVHeads * a.kTiles * a.panel)
+	a.bufs16 = append(a.bufs16, ob)
+	out := ob.s
 	for b := 0; b < s.Batch; b++ {
 		for g := 0; g < s.KVHeads; g++ {
 			base := (b*s.KVHeads + g) * a.kTiles * a.panel
-			op := operand{h: kh[b*s.Tk*a.ldk+g*hd:], ld: a.ldk, t: true}
-			for t := 0; t < a.kTiles; t++ {
-				packBBF16(a.kp16[base+t*a.panel:base+(t+1)*a.panel], op, s.Tk, kb, t*nr, 0, hd, a.tr8)
+			if !pairs {
+				op := operand{h: x[b*s.Tk*a.ldk+g*hd:], ld: a.ldk, t: true}
+				for t := 0; t < a.kTiles; t++ {
+					packBBF16(out[base+t*a.panel:base+(t+1)*a.panel], op, s.Tk, kb, t*nr, 0, hd, a.tr8)
+				}
+				continue
 			}
-			// the value rows of keys 2q and 2q+1 interleaved, a zero row
-			// past the last key
-			vp := a.vp16[base : base+a.kTiles*a.panel]
-			rows := vh[b*s.Tk*a.ldk:]
+			rows := x[b*s.Tk*a.ldk:]
 			for q := 0; 2*q < a.kTiles*nr; q++ {
-				d := vp[q*2*hd : (q+1)*2*hd]
+				d := out[base+q*2*hd : base+(q+1)*2*hd]
 				switch j := 2 * q; {
 				case j+1 < s.Tk:
 					kb.il(&d[0], &rows[j*a.ldk+g*hd], &rows[(j+1)*a.ldk+g*hd], hd)
 				case j < s.Tk:
-					for c, x := range rows[j*a.ldk+g*hd:][:hd] {
-						d[2*c], d[2*c+1] = x, 0
+					for c, v := range rows[j*a.ldk+g*hd:][:hd] {
+						d[2*c], d[2*c+1] = v, 0
 					}
 				default:
 					clear(d)
@@ -223,12 +261,66 @@ func (e *Engine) newAttnPlanBF16(s compute.AttnShape, q, k, v *tensor.Tensor) *a
 			}
 		}
 	}
-	return a
+	return out
 }
 
-// keyPanel16 returns packed bf16 panel t of (b, g) from kp16.
-func (a *attnPlan) keyPanel16(b, g, t int) *uint16 {
-	return &a.kp16[((b*a.s.KVHeads+g)*a.kTiles+t)*a.panel]
+// rowPairs writes rows [i0, i0+rows) of head h of sequence b of x (laid
+// out like q) rounded to bf16 into dst as pairs of rows, the rows 2p and
+// 2p+1 of the range interleaved (2*hd elements a pair, a zero row after
+// an odd last), as accTileBF16 takes them; tmp holds rows*hd.
+func (a *attnPlan) rowPairs(dst, tmp []uint16, x []float32, b, h, i0, rows int) {
+	hd := a.hd
+	roundPairs(a.kb, tmp, hd, x[(b*a.s.Tq+i0)*a.ldq+h*hd:], a.ldq, rows, hd)
+	for p := 0; 2*p < rows; p++ {
+		d := dst[p*2*hd : (p+1)*2*hd]
+		if 2*p+1 < rows {
+			a.kb.il(&d[0], &tmp[2*p*hd], &tmp[(2*p+1)*hd], hd)
+			continue
+		}
+		for c, v := range tmp[2*p*hd:][:hd] {
+			d[2*c], d[2*c+1] = v, 0
+		}
+	}
+}
+
+// transposePairs writes the first nk columns of rows rows of x (nr apart)
+// transposed and rounded to bf16 into dst: column j at dst[j*ldd:], its
+// rows in order and a zero after an odd last, so that each is pairs of
+// rows (the weights of accTileBF16 for the rank-k updates of dk and dv).
+// With rows a multiple of 16 (a whole step of the backward) it rounds the
+// rows with kb's vector conversion, interleaves pairs of them and
+// transposes the pairs as 32-bit words, eight rows at a time; tmp holds
+// 2*rows*nr. Columns nk..nr of dst may be written too (ldd >= rows).
+func transposePairs(kb *bf16Kernel, tr8 trFunc, dst []uint16, ldd int, x []float32, nr, rows, nk int, tmp []uint16) {
+	if rows%16 == 0 && rows > 0 && nr%16 == 0 && ldd%2 == 0 && kb != nil && kb.il != nil && kb.cvt != nil && tr8 != nil {
+		r16, il := tmp[:rows*nr], tmp[rows*nr:2*rows*nr]
+		_ = dst[(nr-1)*ldd+rows-1]
+		roundPairs(kb, r16, nr, x, nr, rows, nr)
+		for p := 0; p < rows/2; p++ {
+			kb.il(&il[p*2*nr], &r16[2*p*nr], &r16[(2*p+1)*nr], nr)
+		}
+		// il as 32-bit words: row p, column j = (x[2p][j], x[2p+1][j])
+		for p := 0; p < rows/2; p += 8 {
+			tr8((*float32)(unsafe.Pointer(&dst[2*p])), ldd/2, (*float32)(unsafe.Pointer(&il[p*2*nr])), nr, nr/8)
+		}
+		return
+	}
+	for j := range nk {
+		d := dst[j*ldd : j*ldd+(rows+1)&^1]
+		for i := range rows {
+			d[i] = tensor.F32ToBF16(x[i*nr+j])
+		}
+		if rows%2 == 1 {
+			d[rows] = 0
+		}
+	}
+}
+
+// panel16 returns packed bf16 tile t of (b, g) from p (kp16, vp16, vpan16
+// or kpr16).
+func (a *attnPlan) panel16(p []uint16, b, g, t int) []uint16 {
+	o := ((b*a.s.KVHeads+g)*a.kTiles + t) * a.panel
+	return p[o : o+a.panel]
 }
 
 // accValues adds to the block's output rows ob (ldq apart) the value rows
@@ -244,8 +336,7 @@ func (a *attnPlan) accValues(ob []float32, rows int, sc []float32, nk int, pb []
 	if !rounded {
 		roundPairs(a.kb, pb, nr, sc, nr, rows, nk)
 	}
-	base := ((b*a.s.KVHeads+g)*a.kTiles + t) * a.panel
-	accTileBF16(a.kb, ob, a.ldq, hd, rows, pb, nr, (nk+1)/2, a.vp16[base:base+a.panel], 2*hd)
+	accTileBF16(a.kb, ob, a.ldq, hd, rows, pb, nr, (nk+1)/2, a.panel16(a.vp16, b, g, t), 2*hd)
 }
 
 // attendFew is Attention for a few queries per sequence (decoding): one
@@ -491,7 +582,8 @@ const attnBlockKeys = 64
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
 // Over bf16 keys and values (a bf16 cache), one query a sequence and a few
 // widen them exactly; more (a prefill) take them in bf16 products where
-// the CPU has them (attendBF16, newAttnPlanBF16). On the 2-core Zen 4
+// the CPU has them (attendBF16, bf16Plan), as does a shape that allows them
+// (compute.AttnShape.BF16: the bf16 mode's training). On the 2-core Zen 4
 // machine that took a 4000-token prefill at the SmolLM2-135M shape from
 // 5.8-6.1 s to 4.8-4.9 s and one of 1024 tokens from 0.91-0.92 to 0.83-0.85
 // s (docs/PERFORMANCE.md); on the golden models the prefill's logits stay
@@ -540,10 +632,8 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		}
 		return
 	}
-	var a *attnPlan
-	if k.DType == tensor.BF16 && e.attendBF16(s) {
-		a = e.newAttnPlanBF16(s, q, k, v)
-	} else if k.DType == tensor.BF16 {
+	a := e.bf16Plan(s, q, k, v, false)
+	if a == nil && k.DType == tensor.BF16 {
 		// a prefill over a bf16 cache without the bf16 path: the few-query
 		// and tiled paths read float32 keys and values (its products
 		// outweigh widening them), widened into scratch rather than
@@ -613,7 +703,7 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		for t := 0; t*nr <= last; t++ {
 			j0 := t * nr
 			if a.kb != nil {
-				a.kb.fn(hd/2, &qa16[0], a.keyPanel16(b, g, t), &sc[0], nr, 0)
+				a.kb.fn(hd/2, &qa16[0], &a.panel16(a.kp16, b, g, t)[0], &sc[0], nr, 0)
 			} else {
 				a.kern.fn(hd, &qa[0], a.keyPanel(a.kp, b, g, t), &sc[0], nr, 0)
 			}
@@ -699,7 +789,10 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 	if (dqv == nil && dkv == nil && dvv == nil) || s.Batch == 0 || s.Tq == 0 {
 		return
 	}
-	a := e.newAttnPlan(s, q, k, v, true)
+	a := e.bf16Plan(s, q, k, v, true)
+	if a == nil {
+		a = e.newAttnPlan(s, q, k, v, true)
+	}
 	defer a.release()
 	mr, nr, hd := a.kern.mr, a.kern.nr, a.hd
 	pairs := s.Batch * s.KVHeads
@@ -733,12 +826,25 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		}
 		bounds[chunks] = a.kTiles
 	}
-	// D[i] = dout_i · out_i per query row and head, shared by all tasks.
+	// D[i] = dout_i · out_i per query row and head, shared by all tasks;
+	// with bf16 products from dout rounded as dP = dout·Vᵀ takes it, so
+	// that dP - D is zero where it should be (a row that sees one key)
 	ddb := getBuf[float32](s.Batch * s.Tq * s.Heads)
 	defer putBuf(ddb)
 	dd := ddb.s
+	gd := gv
+	if a.kb != nil {
+		gb, hb := getBuf[float32](len(gv)), getBuf[uint16](len(gv))
+		defer putBuf(gb)
+		defer putBuf(hb)
+		roundPairs(a.kb, hb.s, 0, gv, 0, 1, len(gv))
+		gd = gb.s[:len(gv)]
+		for i, h := range hb.s[:len(gv)] {
+			gd[i] = tensor.BF16ToF32(h)
+		}
+	}
 	for r := range dd {
-		dd[r] = dot(a.fast, gv[r*hd:(r+1)*hd], ov[r*hd:(r+1)*hd])
+		dd[r] = dot(a.fast, gd[r*hd:(r+1)*hd], ov[r*hd:(r+1)*hd])
 	}
 	var dqParts [][]float32
 	var dqBufs []*buf[float32]
@@ -771,7 +877,21 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 		qa, ga := scratch[:bwdBlocks*mr*hd], scratch[bwdBlocks*mr*hd:2*bwdBlocks*mr*hd]
 		sc := scratch[2*bwdBlocks*mr*hd : 2*bwdBlocks*mr*hd+bwdBlocks*mr*nr]
 		dp := scratch[2*bwdBlocks*mr*hd+bwdBlocks*mr*nr:]
-		kb := a.kv[b*s.Tk*a.ldk+g*hd:]
+		// with bf16 products: the step's queries and output gradients as
+		// A panels (qa16, ga16) and as pairs of rows (qp16, gp16), dS
+		// rounded (ds16), and P or dS transposed into pairs of rows (pt16)
+		var qa16, ga16, qp16, gp16, ds16, pt16, tt16, tmp16 []uint16
+		var kb []float32
+		ldt := bwdBlocks * mr // pt16's row stride: the step's rows (mr is even)
+		if a.kb != nil {
+			n, m := bwdBlocks*mr*hd, bwdBlocks*mr*nr
+			sb := getBuf[uint16](5*n + 3*m + nr*ldt)
+			defer putBuf(sb)
+			qa16, ga16, qp16, gp16, tmp16 = sb.s[:n], sb.s[n:2*n], sb.s[2*n:3*n], sb.s[3*n:4*n], sb.s[4*n:5*n]
+			ds16, tt16, pt16 = sb.s[5*n:5*n+m], sb.s[5*n+m:5*n+3*m], sb.s[5*n+3*m:]
+		} else {
+			kb = a.kv[b*s.Tk*a.ldk+g*hd:]
+		}
 		var dkb, dvb []float32
 		if dkv != nil {
 			dkb = dkv[b*s.Tk*a.ldk+g*hd:]
@@ -791,9 +911,18 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 				subs := min(bwdBlocks, qBlocks-qs)
 				i0 := qs * mr
 				rows := min(subs*mr, s.Tq-i0) // the step's query rows
-				for u := range subs {
-					a.packRows(qa[u*mr*hd:], a.qv, b, h, i0+u*mr)
-					a.packRows(ga[u*mr*hd:], gv, b, h, i0+u*mr)
+				if a.kb != nil {
+					for u := range subs {
+						packABF16(qa16[u*mr*hd:], operand{f: a.qv[b*s.Tq*a.ldq+h*hd:], ld: a.ldq}, s.Tq, a.kb, i0+u*mr, 0, hd, a.tr8)
+						packABF16(ga16[u*mr*hd:], operand{f: gv[b*s.Tq*a.ldq+h*hd:], ld: a.ldq}, s.Tq, a.kb, i0+u*mr, 0, hd, a.tr8)
+					}
+					a.rowPairs(qp16, tmp16, a.qv, b, h, i0, rows)
+					a.rowPairs(gp16, tmp16, gv, b, h, i0, rows)
+				} else {
+					for u := range subs {
+						a.packRows(qa[u*mr*hd:], a.qv, b, h, i0+u*mr)
+						a.packRows(ga[u*mr*hd:], gv, b, h, i0+u*mr)
+					}
 				}
 				last := s.QOffset + i0 + rows - 1
 				for t := ta; t < tb && t*nr <= last; t++ {
@@ -808,8 +937,13 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 							clear(dp[iu*nr : (iu+ru-1)*nr+nmax])
 							continue
 						}
-						a.kern.fn(hd, &qa[u*mr*hd], a.keyPanel(a.kp, b, g, t), &sc[iu*nr], nr, 0)
-						a.kern.fn(hd, &ga[u*mr*hd], a.keyPanel(a.vp, b, g, t), &dp[iu*nr], nr, 0)
+						if a.kb != nil {
+							a.kb.fn(hd/2, &qa16[u*mr*hd], &a.panel16(a.kp16, b, g, t)[0], &sc[iu*nr], nr, 0)
+							a.kb.fn(hd/2, &ga16[u*mr*hd], &a.panel16(a.vpan16, b, g, t)[0], &dp[iu*nr], nr, 0)
+						} else {
+							a.kern.fn(hd, &qa[u*mr*hd], a.keyPanel(a.kp, b, g, t), &sc[iu*nr], nr, 0)
+							a.kern.fn(hd, &ga[u*mr*hd], a.keyPanel(a.vp, b, g, t), &dp[iu*nr], nr, 0)
+						}
 						for i := iu; i < iu+ru; i++ {
 							qp := s.QOffset + i0 + i
 							n := max(0, min(nmax, qp+1-j0))
@@ -828,6 +962,10 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 								dt[j] = pt[j] * (dt[j] - di) * s.Scale
 							}
 						}
+					}
+					if a.kb != nil {
+						a.backBF16(dqLocal, dqv, dkb, dvb, sc, dp, ds16, pt16, tt16, ldt, qp16, gp16, b, g, h, t, i0, rows, nmax)
+						continue
 					}
 					// dq += dS·K over the step's rows (the rows that see
 					// none of the tile's keys add zeros)
@@ -878,6 +1016,33 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 			}
 		}
 	})
+}
+
+// backBF16 is the bf16 products' part of a step of AttentionBackward for
+// key tile t: dq += dS·K over the step's rows (into dqLocal, a task's
+// share, or dqv), dv += Pᵀ·dout and dk += dSᵀ·q over the tile's nmax key
+// rows, with dS (dp) and P (sc) rounded to bf16, K, q and dout as pairs
+// of rows (kpr16, qp16, gp16).
+func (a *attnPlan) backBF16(dqLocal, dqv, dkb, dvb, sc, dp []float32, ds16, pt16, tt16 []uint16, ldt int, qp16, gp16 []uint16, b, g, h, t, i0, rows, nmax int) {
+	s, nr, hd := a.s, a.kern.nr, a.hd
+	j0 := t * nr
+	if dqLocal != nil || dqv != nil {
+		roundPairs(a.kb, ds16, nr, dp, nr, rows, nmax)
+		kp := a.panel16(a.kpr16, b, g, t)
+		if dqLocal != nil {
+			accTileBF16(a.kb, dqLocal[(i0*a.group+h-g*a.group)*hd:], a.group*hd, hd, rows, ds16, nr, (nmax+1)/2, kp, 2*hd)
+		} else {
+			accTileBF16(a.kb, dqv[((b*s.Tq+i0)*s.Heads+h)*hd:], a.ldq, hd, rows, ds16, nr, (nmax+1)/2, kp, 2*hd)
+		}
+	}
+	if dvb != nil {
+		transposePairs(a.kb, a.tr8, pt16, ldt, sc, nr, rows, nmax, tt16)
+		accTileBF16(a.kb, dvb[j0*a.ldk:], a.ldk, hd, nmax, pt16, ldt, (rows+1)/2, gp16, 2*hd)
+	}
+	if dkb != nil {
+		transposePairs(a.kb, a.tr8, pt16, ldt, dp, nr, rows, nmax, tt16)
+		accTileBF16(a.kb, dkb[j0*a.ldk:], a.ldk, hd, nmax, pt16, ldt, (rows+1)/2, qp16, 2*hd)
+	}
 }
 
 // widenBuf returns a scratch buffer holding the bf16 t widened to float32.

@@ -102,7 +102,7 @@ func TestAttentionBF16Cache(t *testing.T) {
 	for _, e := range fastEngines(t) {
 		for _, s := range cases {
 			s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
-			bf := e.attendBF16(s) && s.Tq > 1
+			bf := e.attendBF16(s, true) && s.Tq > 1
 			name := fmt.Sprintf("%s/B=%d Tq=%d Tk=%d off=%d H=%d KV=%d hd=%d bf16=%v", e.Name(), s.Batch, s.Tq, s.Tk, s.QOffset, s.Heads, s.KVHeads, s.HeadDim, bf)
 			q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
 			for i := range q.F32() {
@@ -231,4 +231,208 @@ func TestAttentionAhead(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAttentionBF16Products checks the attention forward and backward in
+// bf16 products (AttnShape.BF16, the bf16 mode's training) against sums in
+// float64 over the same operands rounded to bf16 (queries, keys, values,
+// the output's gradient), so that what is left is what rounding the
+// probabilities and dS to bf16 moves, each by at most 2^-8 of itself, and
+// float32 sums: per element, 2^-8 of the sum of the magnitudes of its terms
+// that carry a rounded P or dS, plus 1e-5 of the magnitudes of all its
+// terms (those of dS's own parts included). The backward is given the
+// float64 output and log-sum-exps, so that D and P are the reference's.
+// Shapes where the engine takes no bf16 products are held to the float32
+// tolerance of TestAttention.
+func TestAttentionBF16Products(t *testing.T) {
+	r := newRand(26)
+	var rf ref.Engine
+	cases := []compute.AttnShape{
+		{Batch: 1, Tq: 65, Tk: 65, Heads: 9, KVHeads: 3, HeadDim: 64},
+		{Batch: 2, Tq: 100, Tk: 100, Heads: 4, KVHeads: 2, HeadDim: 16},
+		{Batch: 1, Tq: 200, Tk: 200, Heads: 2, KVHeads: 1, HeadDim: 32}, // keys split across tasks
+		{Batch: 1, Tq: 131, Tk: 131, Heads: 2, KVHeads: 1, HeadDim: 128},
+		{Batch: 2, Tq: 57, Tk: 57, Heads: 3, KVHeads: 3, HeadDim: 48},
+		{Batch: 1, Tq: 7, Tk: 7, Heads: 2, KVHeads: 1, HeadDim: 16},
+		{Batch: 1, Tq: 3, Tk: 3, Heads: 2, KVHeads: 1, HeadDim: 16},   // few queries: float32
+		{Batch: 1, Tq: 50, Tk: 50, Heads: 2, KVHeads: 1, HeadDim: 20}, // hd: float32
+	}
+	segs := func(s compute.AttnShape) []int32 {
+		seg := make([]int32, s.Batch*s.Tk)
+		for i := range seg {
+			seg[i] = int32(i / 23)
+		}
+		return seg
+	}
+	bf16 := func(x *tensor.Tensor) *tensor.Tensor { return x.To(tensor.BF16).ToF32() }
+	for _, e := range fastEngines(t) {
+		for ci, s := range cases {
+			for _, withSeg := range []bool{false, true} {
+				s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
+				s.BF16, s.Seg = true, nil
+				if withSeg {
+					s.Seg = segs(s)
+				}
+				bf := e.attendBF16(s, false)
+				name := fmt.Sprintf("%s/case %d seg=%v bf16=%v", e.Name(), ci, withSeg, bf)
+				q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
+				for i := range q.F32() {
+					q.F32()[i] *= 2
+				}
+				k := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim)
+				v := randT(r, s.Batch*s.Tk, s.KVHeads*s.HeadDim)
+				dout := randT(r, q.Shape...)
+				og, lg := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq)
+				e.Attention(og, q, k, v, lg, s)
+				dq, dk, dv := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, k.Shape...), tensor.New(tensor.F32, v.Shape...)
+				if !bf {
+					ow, lw := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, s.Batch, s.Heads, s.Tq)
+					rf.Attention(ow, q, k, v, lw, s)
+					closeTo(t, name+" out", og.F32(), ow.F32(), 2e-5)
+					closeTo(t, name+" lse", lg.F32(), lw.F32(), 2e-5)
+					dqw, dkw, dvw := tensor.New(tensor.F32, q.Shape...), tensor.New(tensor.F32, k.Shape...), tensor.New(tensor.F32, v.Shape...)
+					e.AttentionBackward(dq, dk, dv, dout, q, k, v, ow, lw, s)
+					rf.AttentionBackward(dqw, dkw, dvw, dout, q, k, v, ow, lw, s)
+					closeTo(t, name+" dq", dq.F32(), dqw.F32(), 5e-5)
+					closeTo(t, name+" dk", dk.F32(), dkw.F32(), 5e-5)
+					closeTo(t, name+" dv", dv.F32(), dvw.F32(), 5e-5)
+					continue
+				}
+				w := attnRef64(s, bf16(q).F32(), bf16(k).F32(), bf16(v).F32(), bf16(dout).F32())
+				check := func(what string, got []float32, want, mag, magAll []float64) {
+					t.Helper()
+					worst, wi := 0.0, 0
+					for i := range want {
+						d := math.Abs(float64(got[i]) - want[i])
+						bound := mag[i]/256 + 1e-5*magAll[i] + 1e-6
+						if d/bound > worst {
+							worst, wi = d/bound, i
+						}
+						if !(d <= bound) {
+							t.Fatalf("%s %s[%d] = %g, want %g (|diff| %.3g > %.3g)", name, what, i, got[i], want[i], d, bound)
+						}
+					}
+					t.Logf("%s %s: largest |diff| %.2f of its bound (at %d: diff %.3g mag %.3g all %.3g value %.3g)", name, what, worst, wi, math.Abs(float64(got[wi])-want[wi]), mag[wi], magAll[wi], want[wi])
+				}
+				check("out", og.F32(), w.out, w.outMag, w.outMag)
+				for i, x := range w.lse {
+					if d := math.Abs(float64(lg.F32()[i]) - x); d > 2e-5*(1+math.Abs(x)) {
+						t.Fatalf("%s lse[%d] = %g, want %g", name, i, lg.F32()[i], x)
+					}
+				}
+				wo, wl := f32s(w.out).Reshape(q.Shape...), f32s(w.lse).Reshape(lg.Shape...)
+				e.AttentionBackward(dq, dk, dv, dout, q, k, v, wo, wl, s)
+				check("dq", dq.F32(), w.dq, w.dqMag, w.dqAll)
+				check("dk", dk.F32(), w.dk, w.dkMag, w.dkAll)
+				check("dv", dv.F32(), w.dv, w.dvMag, w.dvMag)
+				// only some gradients: the same values
+				dk2 := tensor.New(tensor.F32, k.Shape...)
+				e.AttentionBackward(nil, dk2, nil, dout, q, k, v, wo, wl, s)
+				closeTo(t, name+" dk alone", dk2.F32(), dk.F32(), 1e-6)
+			}
+		}
+	}
+}
+
+func f32s(x []float64) *tensor.Tensor {
+	t := tensor.New(tensor.F32, len(x))
+	for i, v := range x {
+		t.F32()[i] = float32(v)
+	}
+	return t
+}
+
+// attn64 is attention's forward and backward in float64 with, per
+// element, the sums of the magnitudes of the terms that carry a rounded
+// probability or dS (mag) and of all terms, dS's parts included (all).
+type attn64 struct {
+	out, lse, dq, dk, dv        []float64
+	outMag, dqMag, dkMag, dvMag []float64
+	dqAll, dkAll                []float64
+}
+
+// attnRef64 computes attn64 for shape s from float32 operands.
+func attnRef64(s compute.AttnShape, q, k, v, dout []float32) attn64 {
+	hd, ldq, ldk, grp := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	nq, nk := s.Batch*s.Tq*ldq, s.Batch*s.Tk*ldk
+	w := attn64{out: make([]float64, nq), lse: make([]float64, s.Batch*s.Heads*s.Tq),
+		dq: make([]float64, nq), dk: make([]float64, nk), dv: make([]float64, nk),
+		outMag: make([]float64, nq), dqMag: make([]float64, nq), dkMag: make([]float64, nk), dvMag: make([]float64, nk),
+		dqAll: make([]float64, nq), dkAll: make([]float64, nk)}
+	sees := func(b, i, j int) bool {
+		qp := s.QOffset + i
+		return j <= qp && (s.Seg == nil || s.Seg[b*s.Tk+j] == s.Seg[b*s.Tk+qp])
+	}
+	p := make([]float64, s.Tk)
+	for b := 0; b < s.Batch; b++ {
+		for h := 0; h < s.Heads; h++ {
+			g := h / grp
+			for i := 0; i < s.Tq; i++ {
+				qi := q[(b*s.Tq+i)*ldq+h*hd:][:hd]
+				gi := dout[(b*s.Tq+i)*ldq+h*hd:][:hd]
+				oi, om := w.out[(b*s.Tq+i)*ldq+h*hd:][:hd], w.outMag[(b*s.Tq+i)*ldq+h*hd:][:hd]
+				mx := math.Inf(-1)
+				for j := 0; j < s.Tk; j++ {
+					p[j] = math.Inf(-1)
+					if !sees(b, i, j) {
+						continue
+					}
+					kj := k[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					sc := 0.0
+					for d := range hd {
+						sc += float64(qi[d]) * float64(kj[d])
+					}
+					p[j] = sc * float64(s.Scale)
+					mx = max(mx, p[j])
+				}
+				sum := 0.0
+				for j := range p {
+					p[j] = math.Exp(p[j] - mx)
+					sum += p[j]
+				}
+				w.lse[(b*s.Heads+h)*s.Tq+i] = mx + math.Log(sum)
+				for j := range p {
+					p[j] /= sum
+					vj := v[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					for d := range hd {
+						oi[d] += p[j] * float64(vj[d])
+						om[d] += p[j] * math.Abs(float64(vj[d]))
+					}
+				}
+				di, dmag := 0.0, 0.0
+				for d := range hd {
+					di += float64(gi[d]) * oi[d]
+					dmag += math.Abs(float64(gi[d]) * oi[d])
+				}
+				dqi, dqm, dqa := w.dq[(b*s.Tq+i)*ldq+h*hd:][:hd], w.dqMag[(b*s.Tq+i)*ldq+h*hd:][:hd], w.dqAll[(b*s.Tq+i)*ldq+h*hd:][:hd]
+				for j := range p {
+					if p[j] == 0 {
+						continue
+					}
+					vj := v[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					kj := k[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					dpj, dpm := 0.0, 0.0
+					for d := range hd {
+						dpj += float64(gi[d]) * float64(vj[d])
+						dpm += math.Abs(float64(gi[d]) * float64(vj[d]))
+					}
+					ds := p[j] * (dpj - di) * float64(s.Scale)
+					dsAll := p[j] * (dpm + dmag) * float64(s.Scale)
+					dkj, dkm, dka := w.dk[(b*s.Tk+j)*ldk+g*hd:][:hd], w.dkMag[(b*s.Tk+j)*ldk+g*hd:][:hd], w.dkAll[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					dvj, dvm := w.dv[(b*s.Tk+j)*ldk+g*hd:][:hd], w.dvMag[(b*s.Tk+j)*ldk+g*hd:][:hd]
+					for d := range hd {
+						dqi[d] += ds * float64(kj[d])
+						dqm[d] += math.Abs(ds * float64(kj[d]))
+						dqa[d] += dsAll * math.Abs(float64(kj[d]))
+						dkj[d] += ds * float64(qi[d])
+						dkm[d] += math.Abs(ds * float64(qi[d]))
+						dka[d] += dsAll * math.Abs(float64(qi[d]))
+						dvj[d] += p[j] * float64(gi[d])
+						dvm[d] += p[j] * math.Abs(float64(gi[d]))
+					}
+				}
+			}
+		}
+	}
+	return w
 }

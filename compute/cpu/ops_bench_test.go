@@ -45,6 +45,8 @@ func BenchmarkOps(b *testing.B) {
 	for i := range pos {
 		pos[i] = int32(i)
 	}
+	s16 := s
+	s16.BF16 = true // the bf16 mode's attention
 	engines := []compute.Engine{ref.Engine{}, e1, e}
 	for _, k := range availableKernels()[1:] {
 		if k.name == "avx2" {
@@ -73,5 +75,9 @@ func BenchmarkOps(b *testing.B) {
 		bench("CrossEntropy", func() { eng.CrossEntropy(logits, labels, dlogits, 1) })
 		bench("Attention", func() { eng.Attention(ao, q, k, v, lse, s) })
 		bench("AttentionBackward", func() { eng.AttentionBackward(dq, dk, dv, ao, q, k, v, ao, lse, s) })
+		if c, ok := eng.(*Engine); ok && c.attendBF16(s16, false) {
+			bench("AttentionBF16", func() { eng.Attention(ao, q, k, v, lse, s16) })
+			bench("AttentionBackwardBF16", func() { eng.AttentionBackward(dq, dk, dv, ao, q, k, v, ao, lse, s16) })
+		}
 	}
 }

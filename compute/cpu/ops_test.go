@@ -644,8 +644,12 @@ func TestRoundPairs(t *testing.T) {
 // the assembly's row lengths and others.
 func TestSoftmaxTileBF16(t *testing.T) {
 	r := newRand(25)
-	v := vec512
+	vecs := map[string]*vecSet{}
+	for _, k := range availableKernels() {
+		vecs[k.name] = k.vec
+	}
 	for kname, kb := range bf16Kernels(t) {
+		v := vecs[kname]
 		for _, n := range []int{1, 7, 16, 32, 48, 65} {
 			for _, rows := range []int{1, 3, 8} {
 				ldsc, ldpb := n+3, n+9
