@@ -54,7 +54,15 @@
 // MR x NR tile of scores computed by the GEMM micro-kernel from packed
 // queries and keys, with an online softmax, so no score matrix is
 // materialised; the backward recomputes each tile of probabilities from
-// the saved log-sum-exp and updates dk and dv a tile at a time.
+// the saved log-sum-exp and updates dk and dv a tile at a time. In the bf16
+// mode (a bf16 key/value cache, or compute.AttnShape.BF16, which the model
+// sets when it computes in bf16) the tiled attention's products take bf16
+// operands as the packed products do: the scores are the bf16 kernel's
+// product of the rounded queries with the keys, the softmax kernel writes
+// the probabilities rounded to bf16, and the values (and in the backward
+// dq, dk and dv) are summed over pairs of keys or of query rows with
+// VDPBF16PS; the softmax itself, its maxima and sums stay float32.
+// Decoding's one-query attention widens the bf16 cache exactly.
 // Reductions across tasks (the RMSNorm weight gradient, the loss, the
 // shares of dq when keys are split) are summed in a fixed order, so results
 // do not depend on scheduling (the dq split does depend on the thread
