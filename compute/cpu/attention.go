@@ -944,6 +944,13 @@ func (e *Engine) AttentionBackward(dq, dk, dv, dout, q, k, v, out, lse *tensor.T
 							a.kern.fn(hd, &qa[u*mr*hd], a.keyPanel(a.kp, b, g, t), &sc[iu*nr], nr, 0)
 							a.kern.fn(hd, &ga[u*mr*hd], a.keyPanel(a.vp, b, g, t), &dp[iu*nr], nr, 0)
 						}
+						if s.Seg == nil && nmax == nr && j0+nr-1 <= s.QOffset+i0+iu {
+							// every row of the block sees every key of the
+							// tile: P and dS for the block in one call
+							dsTile(a.fast, sc[iu*nr:], dp[iu*nr:], nr, ru, nr, s.Scale,
+								lv[(b*s.Heads+h)*s.Tq+i0+iu:], dd[(b*s.Tq+i0+iu)*s.Heads+h:], s.Heads)
+							continue
+						}
 						for i := iu; i < iu+ru; i++ {
 							qp := s.QOffset + i0 + i
 							n := max(0, min(nmax, qp+1-j0))

@@ -1976,6 +1976,86 @@ st_done:
 	VZEROUPPER
 	RET
 
+// func dsTileAVX512(sc, dp *float32, ld, rows, n int, scale float32, lse, d *float32, ldd int)
+TEXT ·dsTileAVX512(SB), NOSPLIT, $0-72
+	MOVQ sc+0(FP), SI
+	MOVQ dp+8(FP), DI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+24(FP), R9
+	MOVQ n+32(FP), R14
+	SHLQ $2, R14
+	VBROADCASTSS scale+40(FP), Z16
+	MOVQ lse+48(FP), R11
+	MOVQ d+56(FP), R12
+	MOVQ ldd+64(FP), R13
+	SHLQ $2, R13
+	MOVL $0x3fb8aa3b, AX // log2(e)
+	VPBROADCASTD AX, Z18
+	MOVL $0x3f317200, AX // ln2 hi
+	VPBROADCASTD AX, Z19
+	MOVL $0x35bfbe8e, AX // ln2 lo
+	VPBROADCASTD AX, Z20
+	MOVL $0xc2d00000, AX // -104: exp underflows to 0
+	VPBROADCASTD AX, Z21
+	MOVL $0x42b17218, AX // 88.72: exp overflows past
+	VPBROADCASTD AX, Z22
+	MOVL $0x3f800000, AX // 1
+	VPBROADCASTD AX, Z23
+	MOVL $0x3f000000, AX // 1/2
+	VPBROADCASTD AX, Z24
+	MOVL $0x3e2aaaab, AX // 1/6
+	VPBROADCASTD AX, Z25
+	MOVL $0x3d2aaaab, AX // 1/24
+	VPBROADCASTD AX, Z26
+	MOVL $0x3c088889, AX // 1/120
+	VPBROADCASTD AX, Z27
+	MOVL $0x3ab60b61, AX // 1/720
+	VPBROADCASTD AX, Z28
+ds_row:
+	TESTQ R9, R9
+	JZ ds_done
+	VBROADCASTSS (R11), Z17
+	VBROADCASTSS (R12), Z29
+	XORQ R10, R10
+ds_chunk:
+	CMPQ R10, R14
+	JGE ds_rowdone
+	VMOVUPS (SI)(R10*1), Z0
+	VFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift
+	VMAXPS Z21, Z0, Z0
+	VMINPS Z22, Z0, Z0
+	VMULPS Z18, Z0, Z1
+	VRNDSCALEPS $0, Z1, Z1 // n = round(z*log2e)
+	VFNMADD231PS Z19, Z1, Z0 // r = z - n*ln2hi
+	VFNMADD231PS Z20, Z1, Z0 // r -= n*ln2lo
+	VMOVAPS Z28, Z2
+	VFMADD213PS Z27, Z0, Z2
+	VFMADD213PS Z26, Z0, Z2
+	VFMADD213PS Z25, Z0, Z2
+	VFMADD213PS Z24, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VFMADD213PS Z23, Z0, Z2
+	VSCALEFPS Z1, Z2, Z2 // p * 2^n
+	VMOVUPS Z2, (SI)(R10*1)
+	VMOVUPS (DI)(R10*1), Z5
+	VSUBPS Z29, Z5, Z5 // dp - D
+	VMULPS Z5, Z2, Z5 // P*(dp - D)
+	VMULPS Z16, Z5, Z5 // *scale
+	VMOVUPS Z5, (DI)(R10*1)
+	ADDQ $64, R10
+	JMP ds_chunk
+ds_rowdone:
+	ADDQ R8, SI
+	ADDQ R8, DI
+	ADDQ $4, R11
+	ADDQ R13, R12
+	DECQ R9
+	JMP ds_row
+ds_done:
+	VZEROUPPER
+	RET
+
 // func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
 TEXT ·accTile4BF16AVX512(SB), NOSPLIT, $0-64
 	MOVQ o+0(FP), DI

@@ -551,6 +551,8 @@ func attnOps() {
 	// The online softmax of a tile of scores, row by row as maxAVX512 and
 	// expAVX512 do it, the exp's constants loaded once for the tile.
 	softmaxTileAVX512()
+	// The backward's P and dS of a tile whose rows see all its keys.
+	dsTileAVX512()
 	// accTile4AVX512 over bf16: the weights of a row and the value rows
 	// as bf16 pairs of keys, VDPBF16PS (the tiled attention over a bf16
 	// cache; needs AVX512_BF16).
@@ -1864,6 +1866,24 @@ func expVec(src, dst string) { expVecTo(src, dst, "") }
 // is empty, and rounded to bf16 to dst16 unless it is empty (clobbering Y5
 // too).
 func expVecTo(src, dst, dst16 string) {
+	expCore(src)
+	if dst != "" {
+		p("\tVMOVUPS Z2, %s", dst)
+	}
+	if dst16 != "" {
+		p("\t%s // VCVTNEPS2BF16 Z2, Y5", byteList(evexRR(0x2, 0x72, 5, 0, 2)))
+		p("\tVMOVDQU Y5, %s", dst16)
+	}
+	p("\tVCVTPS2PD Y2, Z3")
+	p("\tVADDPD Z3, Z15, Z15")
+	p("\tVEXTRACTF64X4 $1, Z2, Y4")
+	p("\tVCVTPS2PD Y4, Z4")
+	p("\tVADDPD Z4, Z15, Z15")
+}
+
+// expCore leaves exp(Z16*src - Z17) for the 16 floats at src in Z2
+// (clobbering Z0 and Z1): expVec's arithmetic.
+func expCore(src string) {
 	p("\tVMOVUPS %s, Z0", src)
 	p("\tVFMSUB213PS Z17, Z16, Z0 // z = scale*x - shift")
 	p("\tVMAXPS Z21, Z0, Z0")
@@ -1877,18 +1897,57 @@ func expVecTo(src, dst, dst16 string) {
 		p("\tVFMADD213PS Z%d, Z0, Z2", c)
 	}
 	p("\tVSCALEFPS Z1, Z2, Z2 // p * 2^n")
-	if dst != "" {
-		p("\tVMOVUPS Z2, %s", dst)
-	}
-	if dst16 != "" {
-		p("\t%s // VCVTNEPS2BF16 Z2, Y5", byteList(evexRR(0x2, 0x72, 5, 0, 2)))
-		p("\tVMOVDQU Y5, %s", dst16)
-	}
-	p("\tVCVTPS2PD Y2, Z3")
-	p("\tVADDPD Z3, Z15, Z15")
-	p("\tVEXTRACTF64X4 $1, Z2, Y4")
-	p("\tVCVTPS2PD Y4, Z4")
-	p("\tVADDPD Z4, Z15, Z15")
+}
+
+// dsTileAVX512 is the attention backward's step for a tile of rows that
+// see all n of its keys: row i of sc (scores) becomes P = exp(scale*s -
+// lse[i]) as expAVX512 gives it, and row i of dp (dout·v) becomes dS =
+// P*(dp - d[i*ldd])*scale, rounded as the Go loop rounds it.
+func dsTileAVX512() {
+	p("")
+	p("// func dsTileAVX512(sc, dp *float32, ld, rows, n int, scale float32, lse, d *float32, ldd int)")
+	p("TEXT ·dsTileAVX512(SB), NOSPLIT, $0-72")
+	p("\tMOVQ sc+0(FP), SI")
+	p("\tMOVQ dp+8(FP), DI")
+	p("\tMOVQ ld+16(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ rows+24(FP), R9")
+	p("\tMOVQ n+32(FP), R14")
+	p("\tSHLQ $2, R14")
+	p("\tVBROADCASTSS scale+40(FP), Z16")
+	p("\tMOVQ lse+48(FP), R11")
+	p("\tMOVQ d+56(FP), R12")
+	p("\tMOVQ ldd+64(FP), R13")
+	p("\tSHLQ $2, R13")
+	expConsts()
+	p("ds_row:")
+	p("\tTESTQ R9, R9")
+	p("\tJZ ds_done")
+	p("\tVBROADCASTSS (R11), Z17")
+	p("\tVBROADCASTSS (R12), Z29")
+	p("\tXORQ R10, R10")
+	p("ds_chunk:")
+	p("\tCMPQ R10, R14")
+	p("\tJGE ds_rowdone")
+	expCore("(SI)(R10*1)")
+	p("\tVMOVUPS Z2, (SI)(R10*1)")
+	p("\tVMOVUPS (DI)(R10*1), Z5")
+	p("\tVSUBPS Z29, Z5, Z5 // dp - D")
+	p("\tVMULPS Z5, Z2, Z5 // P*(dp - D)")
+	p("\tVMULPS Z16, Z5, Z5 // *scale")
+	p("\tVMOVUPS Z5, (DI)(R10*1)")
+	p("\tADDQ $64, R10")
+	p("\tJMP ds_chunk")
+	p("ds_rowdone:")
+	p("\tADDQ R8, SI")
+	p("\tADDQ R8, DI")
+	p("\tADDQ $4, R11")
+	p("\tADDQ R13, R12")
+	p("\tDECQ R9")
+	p("\tJMP ds_row")
+	p("ds_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 // expSumReduce adds the eight float64 sums of Z15 into X15's low lane

@@ -76,6 +76,9 @@ func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ld
 func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)
 
 //go:noescape
+func dsTileAVX512(sc, dp *float32, ld, rows, n int, scale float32, lse, d *float32, ldd int)
+
+//go:noescape
 func softmaxTileBF16AVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64, pb *uint16, ldpb int)
 
 //go:noescape
@@ -139,7 +142,7 @@ func rankKAVX2(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, 
 
 var (
 	vec512 = &vecSet{w: 16, dot: dotAVX512, axpy: axpyAVX512, max: maxAVX512, exp: expAVX512,
-		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, accTile4: accTile4AVX512, softmaxTile: softmaxTileAVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
+		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, accTile4: accTile4AVX512, softmaxTile: softmaxTileAVX512, dsTile: dsTileAVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
 		dotsSeq: dotsSeqAVX512, dotsSeqBF16: dotsSeqBF16AVX512,
 		dotsGroupBF16:    [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int){2: dotsG2BF16AVX512, 3: dotsG3BF16AVX512},
 		accRowsGroupBF16: [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int){2: accRowsG2BF16AVX512, 3: accRowsG3BF16AVX512}}

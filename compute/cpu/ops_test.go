@@ -685,3 +685,48 @@ func TestSoftmaxTileBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestDSTile checks dsTile, the attention backward's P and dS for a tile,
+// bit for bit against vexp and the Go loop row by row, with the log-sum-
+// exps and D of rows at a stride, on the assembly's row lengths and others.
+func TestDSTile(t *testing.T) {
+	r := newRand(27)
+	for vname, v := range vecSetsAndGo() {
+		for _, n := range []int{1, 7, 16, 48, 65} {
+			for _, rows := range []int{1, 3, 8} {
+				ld, ldd := n+3, 3
+				sc := randT(r, rows*ld).F32()
+				dp := randT(r, rows*ld).F32()
+				lse := randT(r, rows).F32()
+				d := randT(r, rows*ldd).F32()
+				for i := range lse {
+					lse[i] = 2 + lse[i]
+				}
+				const scale = 0.7
+				gs, gd := append([]float32(nil), sc...), append([]float32(nil), dp...)
+				dsTile(v, gs, gd, ld, rows, n, scale, lse, d, ldd)
+				name := fmt.Sprintf("dsTile %s(n=%d rows=%d)", vname, n, rows)
+				for i := 0; i < rows; i++ {
+					ws, wd := append([]float32(nil), sc[i*ld:i*ld+n]...), append([]float32(nil), dp[i*ld:i*ld+n]...)
+					vexp(v, ws, ws, scale, lse[i])
+					for j := range wd {
+						wd[j] = ws[j] * (wd[j] - d[i*ldd]) * scale
+					}
+					for j := range ws {
+						if math.Float32bits(gs[i*ld+j]) != math.Float32bits(ws[j]) || math.Float32bits(gd[i*ld+j]) != math.Float32bits(wd[j]) {
+							t.Fatalf("%s row %d [%d]: P %g dS %g, row by row %g %g", name, i, j, gs[i*ld+j], gd[i*ld+j], ws[j], wd[j])
+						}
+						if want := math.Exp(scale*float64(sc[i*ld+j]) - float64(lse[i])); math.Abs(float64(gs[i*ld+j])-want) > 1e-6*want {
+							t.Fatalf("%s row %d [%d]: P %g, want %g", name, i, j, gs[i*ld+j], want)
+						}
+					}
+					for j := n; j < ld && i < rows-1; j++ {
+						if gs[i*ld+j] != sc[i*ld+j] || gd[i*ld+j] != dp[i*ld+j] {
+							t.Fatalf("%s wrote column %d of row %d's stride", name, j, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}

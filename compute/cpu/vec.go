@@ -27,9 +27,12 @@ type vecSet struct {
 	// softmaxTile, where not nil, is softmaxTile below for rows of a
 	// multiple of w scores
 	softmaxTile func(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64)
-	rankK       func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
-	dots        func(out, q, k *float32, ldk, nk, hd int)
-	dotsBF16    func(out, q *float32, k *uint16, ldk, nk, hd int)
+	// dsTile, where not nil, is dsTile below for rows of a multiple of
+	// w scores
+	dsTile   func(sc, dp *float32, ld, rows, n int, scale float32, lse, d *float32, ldd int)
+	rankK    func(dst *float32, ldd int, c *float32, ldc int, x *float32, ldx, nk, kk, hd int)
+	dots     func(out, q, k *float32, ldk, nk, hd int)
+	dotsBF16 func(out, q *float32, k *uint16, ldk, nk, hd int)
 	// dotsSeq and dotsSeqBF16 are dots and dotsBF16 reading the rows one
 	// at a time, in order (the few-row product); dots may take several
 	// keys at once
@@ -441,4 +444,31 @@ func softmaxTileBF16(kb *bf16Kernel, v *vecSet, sc []float32, ldsc, rows, n int,
 	}
 	softmaxTile(v, sc, ldsc, rows, n, scale, m, mo, sums)
 	roundPairs(kb, pb, ldpb, sc, ldsc, rows, n)
+}
+
+// dsTile is the attention backward's step for rows rows of a tile whose
+// rows see all n of its keys (row i at sc[i*ld:] and dp[i*ld:]): the
+// scores become the probabilities P = exp(scale*s - lse[i]) (vexp's) and
+// dp, dout·v, becomes dS = P*(dp - d[i*ldd])*scale. The assembly does every
+// row in one call, bit for bit the row-by-row loop.
+func dsTile(v *vecSet, sc, dp []float32, ld, rows, n int, scale float32, lse, d []float32, ldd int) {
+	if rows == 0 || n == 0 {
+		return
+	}
+	_ = sc[(rows-1)*ld+n-1]
+	_ = dp[(rows-1)*ld+n-1]
+	_ = lse[rows-1]
+	_ = d[(rows-1)*ldd]
+	if v != nil && v.dsTile != nil && n%v.w == 0 {
+		v.dsTile(&sc[0], &dp[0], ld, rows, n, scale, &lse[0], &d[0], ldd)
+		return
+	}
+	for i := range rows {
+		pt, dt := sc[i*ld:i*ld+n], dp[i*ld:i*ld+n]
+		vexp(v, pt, pt, scale, lse[i])
+		di := d[i*ldd]
+		for j := range dt {
+			dt[j] = pt[j] * (dt[j] - di) * scale
+		}
+	}
 }
