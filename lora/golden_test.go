@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"hone/compute"
 	"hone/compute/cpu"
 	"hone/compute/ref"
 	"hone/internal/shared"
@@ -45,36 +46,66 @@ func relL2(got, want []float32) float64 {
 	return math.Sqrt(num / math.Max(den, 1e-300))
 }
 
+// goldenRun is one golden model loaded at a precision with PEFT's adapter
+// attached (its gradients enabled), the golden tensors and the batch.
+type goldenRun struct {
+	m     *model.Model
+	set   *lora.Set
+	get   func(name string) *tensor.Tensor
+	names []string // of the golden tensors
+	b     *model.Batch
+}
+
+// loadGolden loads dir's model at prec with its adapter, closing both when
+// t ends.
+func loadGolden(t *testing.T, dir string, prec model.Precision) goldenRun {
+	m, closeModel, err := model.Load(dir, prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeModel() })
+	set, err := lora.Load(filepath.Join(dir, "adapter"), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.EnableGrads()
+	g, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	get := func(name string) *tensor.Tensor {
+		x, err := g.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	in := get("input_ids")
+	b := &model.Batch{B: in.Shape[0], T: in.Shape[1], IDs: ids32(in), Labels: ids32(get("labels"))}
+	return goldenRun{m, set, get, g.Names(), b}
+}
+
+// lossAndGrads runs the forward, the mean loss and the backward on e,
+// leaving the adapters' gradients in place, and returns the loss.
+func (r goldenRun) lossAndGrads(e compute.Engine) float64 {
+	a := r.m.NewActivations(r.b.B, r.b.T, false)
+	r.m.Forward(e, r.b, a, true)
+	// the loss is a mean: count first, then scale the gradient by 1/n
+	_, n := r.m.Loss(e, r.b, a, nil, 0, false)
+	sum, _ := r.m.Loss(e, r.b, a, nil, float32(1/float64(n)), true)
+	r.m.Backward(e, r.b, a, nil)
+	return sum / float64(n)
+}
+
 // TestGoldenLoRA checks, for every golden model, PEFT's adapter applied by
 // hone: logits, loss, the gradient of every LoRA tensor, and the merge.
 func TestGoldenLoRA(t *testing.T) {
 	for _, dir := range goldenDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			e := ref.Engine{}
-			m, closeModel, err := model.Load(dir, model.FP32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeModel()
-			set, err := lora.Load(filepath.Join(dir, "adapter"), m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			set.EnableGrads()
-			g, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			get := func(name string) *tensor.Tensor {
-				x, err := g.Tensor(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return x
-			}
-			in := get("input_ids")
-			b := &model.Batch{B: in.Shape[0], T: in.Shape[1], IDs: ids32(in), Labels: ids32(get("labels"))}
+			r := loadGolden(t, dir, model.FP32)
+			m, set, get, b := r.m, r.set, r.get, r.b
 
 			logits, err := m.Logits(e, b)
 			if err != nil {
@@ -84,13 +115,7 @@ func TestGoldenLoRA(t *testing.T) {
 				t.Errorf("logits with adapter: max abs diff %.3g, want <= 1e-4", d)
 			}
 
-			a := m.NewActivations(b.B, b.T, false)
-			m.Forward(e, b, a, true)
-			// the loss is a mean: count first, then scale the gradient by 1/n
-			_, n := m.Loss(e, b, a, nil, 0, false)
-			sum, _ := m.Loss(e, b, a, nil, float32(1/float64(n)), true)
-			m.Backward(e, b, a, nil)
-			if got, want := sum/float64(n), float64(get("loss_lora").F32()[0]); math.Abs(got-want) > 1e-5 {
+			if got, want := r.lossAndGrads(e), float64(get("loss_lora").F32()[0]); math.Abs(got-want) > 1e-5 {
 				t.Errorf("loss with adapter = %.7f, want %.7f", got, want)
 			}
 			checked := 0
@@ -104,7 +129,7 @@ func TestGoldenLoRA(t *testing.T) {
 				checked++
 			}
 			var nGrads int
-			for _, name := range g.Names() {
+			for _, name := range r.names {
 				if strings.HasPrefix(name, "grad.") {
 					nGrads++
 				}
@@ -141,48 +166,21 @@ func TestGoldenLoRABF16(t *testing.T) {
 	}
 	for _, dir := range goldenDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			m, closeModel, err := model.Load(dir, model.BF16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeModel()
-			set, err := lora.Load(filepath.Join(dir, "adapter"), m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			set.EnableGrads()
-			g, err := safetensors.Open(filepath.Join(dir, "golden.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			get := func(name string) *tensor.Tensor {
-				x, err := g.Tensor(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return x
-			}
-			in := get("input_ids")
-			b := &model.Batch{B: in.Shape[0], T: in.Shape[1], IDs: ids32(in), Labels: ids32(get("labels"))}
-			a := m.NewActivations(b.B, b.T, false)
-			m.Forward(e, b, a, true)
-			_, n := m.Loss(e, b, a, nil, 0, false)
-			sum, _ := m.Loss(e, b, a, nil, float32(1/float64(n)), true)
-			m.Backward(e, b, a, nil)
-			if got, want := sum/float64(n), float64(get("loss_lora").F32()[0]); math.Abs(got-want) > 1e-2 {
-				t.Errorf("loss with adapter = %.7f, want %.7f", got, want)
+			r := loadGolden(t, dir, model.BF16)
+			loss, want := r.lossAndGrads(e), float64(r.get("loss_lora").F32()[0])
+			if math.Abs(loss-want) > 1e-2 {
+				t.Errorf("loss with adapter = %.7f, want %.7f", loss, want)
 			}
 			worst := 0.0
-			for _, p := range set.Params() {
+			for _, p := range r.set.Params() {
 				name := "grad." + strings.TrimSuffix(p.Name, ".weight") + ".default.weight"
-				e := relL2(p.Grad.F32(), get(name).F32())
+				e := relL2(p.Grad.F32(), r.get(name).F32())
 				worst = math.Max(worst, e)
 				if e > 3e-2 {
 					t.Errorf("%s: relative L2 error %.3g, want <= 3e-2", name, e)
 				}
 			}
-			t.Logf("loss %.6f (PEFT %.6f); largest relative L2 error of a gradient %.3g", sum/float64(n), get("loss_lora").F32()[0], worst)
+			t.Logf("loss %.6f (PEFT %.6f); largest relative L2 error of a gradient %.3g", loss, want, worst)
 		})
 	}
 }

@@ -1661,7 +1661,21 @@ func accRowsGroupBF16AVX512(g int) {
 // o's rows at DI, DI+R15, DI+2*R15 and BX; p's rows at R11, R11+R14,
 // R11+2*R14 and R13, walked a key at a time (CX = pk*4); the key count is
 // reloaded from the frame for each chunk.
-func accTile4AVX512() {
+func accTile4AVX512() { accTile4Gen(false) }
+
+// accTile4BF16AVX512 is accTile4AVX512 over pairs of keys in bf16: o's
+// four rows (ldo float32s apart) get, for each of nq pairs, the dot of the
+// rows' pair of weights (bf16, row i at p + i*ldp, pair q at 2q) with the
+// pair's interleaved value rows (v + q*ldv: element d of the two rows at
+// 2d and 2d+1), hd (a multiple of 16) outputs a row.
+func accTile4BF16AVX512() { accTile4Gen(true) }
+
+// accTile4Gen writes accTile4AVX512, or with bf16 accTile4BF16AVX512: the
+// same loops, a key (or a pair of keys) a step, each step's value vectors
+// loaded once for the four rows, whose weights are broadcast (32 bits: a
+// float32, or a pair of bf16) and multiplied in with VFMADD231PS or
+// VDPBF16PS.
+func accTile4Gen(bf16 bool) {
 	oAt := func(r, off int) string {
 		switch r {
 		case 0:
@@ -1673,30 +1687,45 @@ func accTile4AVX512() {
 		}
 		return fmt.Sprintf("%d(BX)", off)
 	}
+	l, nk := "acct", "nk+56(FP)"
 	p("")
-	p("// func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)")
-	p("TEXT ·accTile4AVX512(SB), NOSPLIT, $0-72")
+	if bf16 {
+		l, nk = "acch", "nq+48(FP)"
+		p("// func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)")
+		p("TEXT ·accTile4BF16AVX512(SB), NOSPLIT, $0-64")
+	} else {
+		p("// func accTile4AVX512(o *float32, ldo int, p *float32, ldp, pk int, v *float32, ldv, nk, hd int)")
+		p("TEXT ·accTile4AVX512(SB), NOSPLIT, $0-72")
+	}
 	p("\tMOVQ o+0(FP), DI")
 	p("\tMOVQ ldo+8(FP), R15")
 	p("\tSHLQ $2, R15")
 	p("\tMOVQ p+16(FP), SI")
 	p("\tMOVQ ldp+24(FP), R14")
-	p("\tSHLQ $2, R14")
-	p("\tMOVQ pk+32(FP), CX")
-	p("\tSHLQ $2, CX")
-	p("\tMOVQ v+40(FP), DX")
-	p("\tMOVQ ldv+48(FP), R8")
-	p("\tSHLQ $2, R8")
-	p("\tMOVQ hd+64(FP), R9")
-	p("\tMOVQ nk+56(FP), R10")
+	if bf16 {
+		p("\tSHLQ $1, R14")
+		p("\tMOVQ v+32(FP), DX")
+		p("\tMOVQ ldv+40(FP), R8")
+		p("\tSHLQ $1, R8")
+		p("\tMOVQ hd+56(FP), R9")
+	} else {
+		p("\tSHLQ $2, R14")
+		p("\tMOVQ pk+32(FP), CX")
+		p("\tSHLQ $2, CX")
+		p("\tMOVQ v+40(FP), DX")
+		p("\tMOVQ ldv+48(FP), R8")
+		p("\tSHLQ $2, R8")
+		p("\tMOVQ hd+64(FP), R9")
+	}
+	p("\tMOVQ %s, R10", nk)
 	p("\tTESTQ R10, R10")
-	p("\tJZ acct_done")
+	p("\tJZ %s_done", l)
 	p("\tLEAQ (R15)(R15*2), BX")
 	p("\tADDQ DI, BX")
 	p("\tLEAQ (R14)(R14*2), AX")
 	p("\tADDQ SI, AX")
 	for _, w := range []int{4, 1} {
-		lbl := fmt.Sprintf("acct%d", w)
+		lbl := fmt.Sprintf("%s%d", l, w)
 		p("%s_chunk:", lbl)
 		p("\tCMPQ R9, $%d", 16*w)
 		p("\tJLT %s_end", lbl)
@@ -1708,7 +1737,7 @@ func accTile4AVX512() {
 		p("\tMOVQ SI, R11")
 		p("\tMOVQ AX, R13")
 		p("\tMOVQ DX, R12")
-		p("\tMOVQ nk+56(FP), R10")
+		p("\tMOVQ %s, R10", nk)
 		p("%s_key:", lbl)
 		for c := 0; c < w; c++ {
 			p("\tVMOVUPS %d(R12), Z%d", 64*c, 16+c)
@@ -1719,12 +1748,21 @@ func accTile4AVX512() {
 		p("\tVBROADCASTSS (R13), Z23")
 		for r := 0; r < 4; r++ {
 			for c := 0; c < w; c++ {
-				p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+c, 20+r, 4*r+c)
+				if bf16 {
+					vdpbf16ps(16+c, 20+r, 4*r+c)
+				} else {
+					p("\tVFMADD231PS Z%d, Z%d, Z%d", 16+c, 20+r, 4*r+c)
+				}
 			}
 		}
 		p("\tADDQ R8, R12")
-		p("\tADDQ CX, R11")
-		p("\tADDQ CX, R13")
+		if bf16 {
+			p("\tADDQ $4, R11")
+			p("\tADDQ $4, R13")
+		} else {
+			p("\tADDQ CX, R11")
+			p("\tADDQ CX, R13")
+		}
 		p("\tDECQ R10")
 		p("\tJNZ %s_key", lbl)
 		for r := 0; r < 4; r++ {
@@ -1739,96 +1777,11 @@ func accTile4AVX512() {
 		p("\tJMP %s_chunk", lbl)
 		p("%s_end:", lbl)
 	}
-	p("acct_done:")
+	p("%s_done:", l)
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
 
-// accTile4BF16AVX512 is accTile4AVX512 over pairs of keys in bf16: o's
-// four rows (ldo float32s apart) get, for each of nq pairs, the dot of the
-// rows' pair of weights (bf16, row i at p + i*ldp, pair q at 2q) with the
-// pair's interleaved value rows (v + q*ldv: element d of the two rows at
-// 2d and 2d+1), hd (a multiple of 16) outputs a row.
-func accTile4BF16AVX512() {
-	oAt := func(r, off int) string {
-		switch r {
-		case 0:
-			return fmt.Sprintf("%d(DI)", off)
-		case 1:
-			return fmt.Sprintf("%d(DI)(R15*1)", off)
-		case 2:
-			return fmt.Sprintf("%d(DI)(R15*2)", off)
-		}
-		return fmt.Sprintf("%d(BX)", off)
-	}
-	p("")
-	p("// func accTile4BF16AVX512(o *float32, ldo int, p *uint16, ldp int, v *uint16, ldv, nq, hd int)")
-	p("TEXT ·accTile4BF16AVX512(SB), NOSPLIT, $0-64")
-	p("\tMOVQ o+0(FP), DI")
-	p("\tMOVQ ldo+8(FP), R15")
-	p("\tSHLQ $2, R15")
-	p("\tMOVQ p+16(FP), SI")
-	p("\tMOVQ ldp+24(FP), R14")
-	p("\tSHLQ $1, R14")
-	p("\tMOVQ v+32(FP), DX")
-	p("\tMOVQ ldv+40(FP), R8")
-	p("\tSHLQ $1, R8")
-	p("\tMOVQ hd+56(FP), R9")
-	p("\tMOVQ nq+48(FP), R10")
-	p("\tTESTQ R10, R10")
-	p("\tJZ acch_done")
-	p("\tLEAQ (R15)(R15*2), BX")
-	p("\tADDQ DI, BX")
-	p("\tLEAQ (R14)(R14*2), AX")
-	p("\tADDQ SI, AX")
-	for _, w := range []int{4, 1} {
-		lbl := fmt.Sprintf("acch%d", w)
-		p("%s_chunk:", lbl)
-		p("\tCMPQ R9, $%d", 16*w)
-		p("\tJLT %s_end", lbl)
-		for r := 0; r < 4; r++ {
-			for c := 0; c < w; c++ {
-				p("\tVMOVUPS %s, Z%d", oAt(r, 64*c), 4*r+c)
-			}
-		}
-		p("\tMOVQ SI, R11")
-		p("\tMOVQ AX, R13")
-		p("\tMOVQ DX, R12")
-		p("\tMOVQ nq+48(FP), R10")
-		p("%s_pair:", lbl)
-		for c := 0; c < w; c++ {
-			p("\tVMOVDQU32 %d(R12), Z%d", 64*c, 16+c)
-		}
-		p("\tVPBROADCASTD (R11), Z20")
-		p("\tVPBROADCASTD (R11)(R14*1), Z21")
-		p("\tVPBROADCASTD (R11)(R14*2), Z22")
-		p("\tVPBROADCASTD (R13), Z23")
-		for r := 0; r < 4; r++ {
-			for c := 0; c < w; c++ {
-				vdpbf16ps(16+c, 20+r, 4*r+c)
-			}
-		}
-		p("\tADDQ R8, R12")
-		p("\tADDQ $4, R11")
-		p("\tADDQ $4, R13")
-		p("\tDECQ R10")
-		p("\tJNZ %s_pair", lbl)
-		for r := 0; r < 4; r++ {
-			for c := 0; c < w; c++ {
-				p("\tVMOVUPS Z%d, %s", 4*r+c, oAt(r, 64*c))
-			}
-		}
-		p("\tADDQ $%d, DI", 64*w)
-		p("\tADDQ $%d, BX", 64*w)
-		p("\tADDQ $%d, DX", 64*w)
-		p("\tSUBQ $%d, R9", 16*w)
-		p("\tJMP %s_chunk", lbl)
-		p("%s_end:", lbl)
-	}
-	p("acch_done:")
-	p("\tVZEROUPPER")
-	p("\tRET")
-}
 
 // expConsts loads the constants of expVec: the scale broadcast in Z16 is
 // the caller's; log2(e), ln 2 in two parts, the clamps and the Taylor
