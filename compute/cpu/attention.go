@@ -585,7 +585,7 @@ const attnBlockKeys = 64
 // the CPU has them (attendBF16, bf16Plan), as does a shape that allows them
 // (compute.AttnShape.BF16: the bf16 mode's training). On the 2-core Zen 4
 // machine that took a 4000-token prefill at the SmolLM2-135M shape from
-// 5.8-6.1 s to 4.8-4.9 s and one of 1024 tokens from 0.91-0.92 to 0.83-0.85
+// 5.8-6.1 s to 4.7-5.1 s and one of 1024 tokens from 0.86-0.89 to 0.79-0.85
 // s (docs/PERFORMANCE.md); on the golden models the prefill's logits stay
 // as close to Hugging Face's as the widened attention's.
 func (e *Engine) Attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape) {
