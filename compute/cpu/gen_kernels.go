@@ -1782,7 +1782,6 @@ func accTile4Gen(bf16 bool) {
 	p("\tRET")
 }
 
-
 // expConsts loads the constants of expVec: the scale broadcast in Z16 is
 // the caller's; log2(e), ln 2 in two parts, the clamps and the Taylor
 // coefficients go to Z18-Z28.
