@@ -383,6 +383,49 @@ func (e *Engine) attendFew(o, lv, qv, kv, vv []float32, s compute.AttnShape) {
 	e.pool.run(tasks, work)
 }
 
+// onequeryBF16 reports whether the one- and few-query attention over a
+// bf16 cache (decoding) takes bf16 products, as the tiled attention over
+// it does (bf16Plan): the query rounded to bf16 for the scores
+// (scoresBF16), the probabilities rounded for the values (accPairsBF16),
+// the softmax float32. It does where the CPU has their assembly and the
+// heads are a multiple of 16 wide (as for bf16Plan); elsewhere the cache is
+// widened exactly.
+func (e *Engine) onequeryBF16(s compute.AttnShape) bool {
+	kb := e.kern.bf16
+	return kb != nil && kb.scores != nil && kb.accPairs[1] != nil && s.HeadDim%16 == 0
+}
+
+// attendFewBF16 is the few-query attention over a bf16 cache in bf16
+// products (onequeryBF16): each query as attendOne takes a sequence's one
+// query (its keys, its ranges over the threads), so that a prompt
+// prefilled a few tokens at a time gets, bit for bit, the attention that
+// decoding it token by token gets.
+func (e *Engine) attendFewBF16(o, lv, qv []float32, kh, vh []uint16, s compute.AttnShape) {
+	ldq := s.Heads * s.HeadDim
+	one := s
+	one.Tq = 1
+	qb := getBuf[float32](2*s.Batch*ldq + s.Batch*s.Heads)
+	defer putBuf(qb)
+	qi, oi := qb.s[:s.Batch*ldq], qb.s[s.Batch*ldq:2*s.Batch*ldq]
+	var li []float32
+	if lv != nil {
+		li = qb.s[2*s.Batch*ldq:][:s.Batch*s.Heads]
+	}
+	for i := range s.Tq {
+		one.QOffset = s.QOffset + i
+		for b := range s.Batch {
+			copy(qi[b*ldq:(b+1)*ldq], qv[(b*s.Tq+i)*ldq:])
+		}
+		e.attendOne(oi, li, qi, nil, nil, kh, vh, one, nil, nil)
+		for b := range s.Batch {
+			copy(o[(b*s.Tq+i)*ldq:][:ldq], oi[b*ldq:])
+			for h := 0; li != nil && h < s.Heads; h++ {
+				lv[(b*s.Heads+h)*s.Tq+i] = li[b*s.Heads+h]
+			}
+		}
+	}
+}
+
 // attnRangeKeys is the fewest keys a range of attendOne gets: below that,
 // taking a task and merging its partial softmax cost more than scoring.
 const attnRangeKeys = 32
@@ -416,6 +459,12 @@ func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compu
 	defer putBuf(pb)
 	part := pb.s
 	w := attnOneTask{e: e, part: part, qv: qv, kf: kf, vf: vf, kh: kh, vh: vh, s: s, n: n, parts: parts}
+	if kh != nil && e.onequeryBF16(s) {
+		qb := getBuf[uint16](s.Batch * ldq)
+		defer putBuf(qb)
+		w.q16 = qb.s[:s.Batch*ldq]
+		roundPairs(e.kern.bf16, w.q16, ldq, qv, ldq, s.Batch, ldq)
+	}
 	if s.Batch*parts == 1 {
 		// the other threads are reading weights ahead: only a serial
 		// attention reads the next layer's cache
@@ -469,8 +518,11 @@ type attnOneTask struct {
 	e                *Engine
 	part, qv, kf, vf []float32
 	kh, vh           []uint16
-	s                compute.AttnShape
-	n, parts         int
+	// q16, when not nil, is qv rounded to bf16: the bf16 products of
+	// onequeryBF16 (doPairs)
+	q16      []uint16
+	s        compute.AttnShape
+	n, parts int
 	// nextK and nextV are read ahead, a share a head (serial only)
 	nextK, nextV []byte
 }
@@ -483,6 +535,10 @@ func (w *attnOneTask) do(t int) {
 	b, r := t/parts, t%parts
 	j0, j1 := n*r/parts, n*(r+1)/parts
 	r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
+	if w.q16 != nil {
+		w.doPairs(t, b, r0, j1-j0)
+		return
+	}
 	if w.kh != nil {
 		w.doGroups(t, b, r0, j1-j0)
 		return
@@ -569,6 +625,65 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 	}
 }
 
+// doPairs is doGroups in bf16 products (onequeryBF16): the scores of
+// each head from its query rounded to bf16 (scoresBF16, sixteen keys at a
+// time with one reduction for the sixteen), its probabilities rounded to
+// bf16 after the float32 softmax (the sum from the float32 ones, as the
+// tiled attention takes it) and its values summed over pairs of keys
+// (accPairsBF16, up to three heads of a group reading each value row
+// once). Its keys and values are read into the caches first and the next
+// layer's rows asked for as doGroups does; the scores go in blocks of
+// attnBlockKeys keys, every head of every group in turn, so that a
+// block's key rows stay in L1 for the heads that share them. On the
+// 2-core Zen 4 machine, one thread, 2048 cached keys of the SmolLM2-135M
+// shape hot in L2: scores 37.7 -> 20.6 µs, values 25.0 -> 10.8 µs against
+// the widened kernels (docs/PERFORMANCE.md).
+func (w *attnOneTask) doPairs(t, b, r0, nk int) {
+	s, part, kh, vh, kb := &w.s, w.part, w.kh, w.vh, w.e.kern.bf16
+	fast := w.e.kern.vec
+	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
+	stride, ldp := hd+2, (nk+1)&^1
+	sb := getBuf[float32](s.Heads * nk)
+	defer putBuf(sb)
+	hb := getBuf[uint16](s.Heads * ldp)
+	defer putBuf(hb)
+	sc, pb, q16 := sb.s[:s.Heads*nk], hb.s[:s.Heads*ldp], w.q16[b*ldq:(b+1)*ldq]
+	load(kh[r0 : r0+nk*ldk])
+	ahead := func(i int) {
+		if ak, av := w.nextK, w.nextV; ak != nil {
+			n := 2 * s.KVHeads
+			prefetch(ak[len(ak)*i/n : len(ak)*(i+1)/n])
+			prefetch(av[len(av)*i/n : len(av)*(i+1)/n])
+		}
+	}
+	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
+		c1 := min(nk, c0+attnBlockKeys)
+		for g := 0; g < s.KVHeads; g++ {
+			if c0 == 0 {
+				ahead(g)
+			}
+			for h := g * group; h < (g+1)*group; h++ {
+				scoresBF16(kb, sc[h*nk+c0:h*nk+c1], q16[h*hd:(h+1)*hd], kh[r0+c0*ldk+g*hd:], ldk)
+			}
+		}
+	}
+	for h := 0; h < s.Heads; h++ {
+		p := sc[h*nk : (h+1)*nk]
+		m := vmax(fast, p) * s.Scale
+		l := vexp(fast, p, p, s.Scale, m)
+		roundPairs(kb, pb[h*ldp:], ldp, p, nk, 1, nk)
+		ph := part[(t*s.Heads+h)*stride:][:stride]
+		ph[0], ph[1] = m, float32(l)
+		clear(ph[2:])
+	}
+	load(vh[r0 : r0+nk*ldk])
+	for g := 0; g < s.KVHeads; g++ {
+		ahead(s.KVHeads + g)
+		h0 := g * group
+		accPairsBF16(kb, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, pb[h0*ldp:], ldp, nk, vh[r0+g*hd:], ldk)
+	}
+}
+
 // attnBlockKeys is the keys of one block of doGroups' scores: a multiple
 // of four, so that dotsGroupBF16 takes the same keys four at a time as it
 // would over the whole range (the sums stay bit for bit). At the
@@ -630,6 +745,10 @@ func (e *Engine) attention(out, q, k, v, lse *tensor.Tensor, s compute.AttnShape
 		} else {
 			e.attendOne(o, lv, q.F32(), k.F32(), v.F32(), nil, nil, s, nextK, nextV)
 		}
+		return
+	}
+	if k.DType == tensor.BF16 && s.Tq <= gemvRows && s.Seg == nil && e.onequeryBF16(s) {
+		e.attendFewBF16(o, lv, q.F32(), k.BF16(), v.BF16(), s)
 		return
 	}
 	a := e.bf16Plan(s, q, k, v, false)

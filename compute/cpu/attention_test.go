@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"hone/compute"
@@ -73,7 +74,8 @@ func TestAttention(t *testing.T) {
 // cache) against the reference engine, for one query (decoding, in place)
 // and a few and many (a prefill over the cache). Where the engine takes
 // them in bf16 products (attendBF16: the tiled path on a CPU with the bf16
-// dot product), the reference is given the queries rounded to bf16, as the
+// dot product; onequeryBF16: one to four queries, heads a multiple of 32
+// wide, on a CPU with its kernels), the reference is given the queries rounded to bf16, as the
 // scores' products take them, and the output may differ by what rounding
 // the probabilities to bf16 moves: each by at most 2^-8 of itself, so an
 // output by at most 2^-8 of the largest |value| it sums (the weights sum to
@@ -89,6 +91,9 @@ func TestAttentionBF16Cache(t *testing.T) {
 		{Batch: 1, Tq: 1, Tk: 40, QOffset: 39, Heads: 2, KVHeads: 1, HeadDim: 20},
 		{Batch: 1, Tq: 3, Tk: 40, QOffset: 37, Heads: 4, KVHeads: 4, HeadDim: 32},
 		{Batch: 1, Tq: 20, Tk: 300, QOffset: 280, Heads: 2, KVHeads: 1, HeadDim: 32},
+		{Batch: 2, Tq: 4, Tk: 90, QOffset: 86, Heads: 14, KVHeads: 2, HeadDim: 64},
+		{Batch: 1, Tq: 2, Tk: 1030, QOffset: 1028, Heads: 8, KVHeads: 8, HeadDim: 128},
+		{Batch: 3, Tq: 1, Tk: 4001, QOffset: 3900, Heads: 4, KVHeads: 1, HeadDim: 96},
 		// prefills: whole, after a cached prefix, odd lengths, partial
 		// query blocks and key tiles, heads not a multiple of 16
 		{Batch: 1, Tq: 65, Tk: 65, Heads: 9, KVHeads: 3, HeadDim: 64},
@@ -102,7 +107,7 @@ func TestAttentionBF16Cache(t *testing.T) {
 	for _, e := range fastEngines(t) {
 		for _, s := range cases {
 			s.Scale = float32(1 / math.Sqrt(float64(s.HeadDim)))
-			bf := e.attendBF16(s, true) && s.Tq > 1
+			bf := e.attendBF16(s, true) && s.Tq > 1 || e.onequeryBF16(s) && s.Tq <= gemvRows && s.Seg == nil
 			name := fmt.Sprintf("%s/B=%d Tq=%d Tk=%d off=%d H=%d KV=%d hd=%d bf16=%v", e.Name(), s.Batch, s.Tq, s.Tk, s.QOffset, s.Heads, s.KVHeads, s.HeadDim, bf)
 			q := randT(r, s.Batch*s.Tq, s.Heads*s.HeadDim)
 			for i := range q.F32() {
@@ -143,15 +148,27 @@ func TestAttentionBF16Cache(t *testing.T) {
 
 // TestAttentionOneGrouped: with a bf16 cache, one query a sequence on one
 // thread, the attention (the heads that share a key head taken together,
-// the keys in blocks: doGroups) gives bit for bit what a head-by-head loop
-// of the one-head row primitives gives, for groups of one to seven heads,
-// head dimensions that take the assembly and that do not, key counts
-// around the blocks' and the four-key steps' edges, and caches longer than
-// the keys visible.
+// the keys in blocks: doGroups, or in bf16 products doPairs) gives bit for
+// bit what a head-by-head loop of the one-head row primitives gives
+// (dotsBF16 and accRowsBF16, or scoresBF16 and accPairsBF16 over the
+// query and probabilities rounded), for groups of one to seven heads, head
+// dimensions that take the assembly and that do not, key counts around the
+// blocks' and the sixteen- and four-key steps' edges, and caches longer
+// than the keys visible.
 func TestAttentionOneGrouped(t *testing.T) {
 	r := newRand(23)
+	// the widened path on this CPU too: an engine without the bf16 kernels
+	wide := New(1)
+	defer wide.Close()
+	wide.kern.bf16 = nil
 	e := New(1)
 	defer e.Close()
+	for _, e := range []*Engine{e, wide} {
+		testAttentionOneGrouped(t, r, e)
+	}
+}
+
+func testAttentionOneGrouped(t *testing.T, r *rand.Rand, e *Engine) {
 	fast := e.kern.vec
 	for _, g := range [][3]int{{9, 3, 64}, {8, 2, 64}, {4, 4, 64}, {14, 2, 64}, {6, 2, 80}, {8, 8, 128}, {32, 8, 64}, {4, 2, 8}} {
 		for _, n := range []int{1, 5, 33, 64, 65, 131, 200} {
@@ -165,20 +182,30 @@ func TestAttentionOneGrouped(t *testing.T) {
 				got := tensor.New(tensor.F32, batch, s.Heads*hd)
 				e.Attention(got, q, k, v, nil, s)
 				kh, vh := k.BF16(), v.BF16()
+				pairs := e.onequeryBF16(s)
 				p, o := make([]float32, n), make([]float32, hd)
 				for b := 0; b < batch; b++ {
 					for h := 0; h < s.Heads; h++ {
 						r0 := b*s.Tk*ldk + h/group*hd
-						dotsBF16(fast, p, q.F32()[(b*s.Heads+h)*hd:][:hd], kh[r0:], ldk)
+						qh := q.F32()[(b*s.Heads+h)*hd:][:hd]
+						if pairs {
+							scoresBF16(e.kern.bf16, p, roundAll(qh), kh[r0:], ldk)
+						} else {
+							dotsBF16(fast, p, qh, kh[r0:], ldk)
+						}
 						m := vmax(fast, p) * s.Scale
 						l := float64(float32(vexp(fast, p, p, s.Scale, m)))
 						clear(o)
-						accRowsBF16(fast, o, p, vh[r0:], ldk)
+						if pairs {
+							accPairsBF16(e.kern.bf16, o, hd, hd, 1, roundAll(p), n, n, vh[r0:], ldk)
+						} else {
+							accRowsBF16(fast, o, p, vh[r0:], ldk)
+						}
 						inv := float32(1 / l)
 						for d, x := range o {
 							if w, gd := x*inv, got.F32()[(b*s.Heads+h)*hd+d]; gd != w {
-								t.Fatalf("H=%d KV=%d hd=%d n=%d batch %d: sequence %d head %d [%d] = %g, head by head %g",
-									s.Heads, s.KVHeads, hd, n, batch, b, h, d, gd, w)
+								t.Fatalf("pairs=%v H=%d KV=%d hd=%d n=%d batch %d: sequence %d head %d [%d] = %g, head by head %g",
+									pairs, s.Heads, s.KVHeads, hd, n, batch, b, h, d, gd, w)
 							}
 						}
 					}

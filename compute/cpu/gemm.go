@@ -41,6 +41,11 @@ type bf16Kernel struct {
 	// softmaxTile, where not nil, is softmaxTileBF16 for rows of a
 	// multiple of 16 scores (vec.go).
 	softmaxTile func(sc *float32, ldsc, rows, n int, scale float32, m, mo *float32, sums *float64, pb *uint16, ldpb int)
+	// scores and accPairs[g], where not nil, are scoresBF16 and
+	// accPairsBF16's g heads at once for heads a multiple of 32 wide
+	// (vec.go): the one-query attention over a bf16 cache.
+	scores   func(out *float32, q, k *uint16, ldk, nk, hd int)
+	accPairs [4]func(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)
 }
 
 // Blocking. A k block of the packed A (all of m) and of one thread's B

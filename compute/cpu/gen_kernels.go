@@ -46,6 +46,10 @@ func main() {
 	for _, b := range gemvDotBlocks {
 		gemvDotAVX512(fmt.Sprintf("gemvBF16DotB%d", b), fmt.Sprintf("gemvd%d", b), []int{b, 1})
 	}
+	scoresBF16AVX512()
+	for g := 1; g <= 3; g++ {
+		accPairsBF16AVX512(g)
+	}
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -2016,6 +2020,283 @@ func softmaxTileGen(name, l string, bf16 bool) {
 	p("\tDECQ R9")
 	p("\tJMP %s_row", l)
 	p("%s_done:", l)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// scoresBF16AVX512 writes the scores of one query head over a bf16 cache
+// in bf16 products (the one-query attention of the bf16 mode):
+//
+//	func scoresBF16AVX512(out *float32, q, k *uint16, ldk, nk, hd int)
+//
+// out[j] = q·k[j*ldk : j*ldk+hd] for j < nk, q and k bf16, the products
+// summed in float32 by VDPBF16PS, hd a multiple of 16 (a last half chunk
+// of 32 bytes loaded into the low half of a zeroed register). Sixteen
+// keys at a time: each key's 16 partial sums in its own register, then
+// one tree of shuffles and adds (45 instructions) reduces the sixteen
+// registers to one register of the sixteen sums, so that no key pays a
+// reduction of its own (the widened float32 kernels reduce four keys at
+// a time: about ten cycles a key and head against the four of their
+// multiply-adds). Lane 4j+i of the tree's result is the sum of register
+// 4i+j, so key k is summed in Z(4*(k%4)+k/4), which puts the sums in key
+// order; the tree adds lane i to i+8, then i+4, i+2, i+1, as the
+// horizontal sum of a single key does. Keys left over one at a time. q's 64-byte chunk in Z16, keys in Z18-Z25, tree
+// temporaries Z26-Z27; key 4m+i of a block at R11-R14 (rows i) plus m*BX
+// (BX = 4 rows), AX = 12 rows, R15 = 16 rows.
+func scoresBF16AVX512() {
+	p("")
+	p("// func scoresBF16AVX512(out *float32, q, k *uint16, ldk, nk, hd int)")
+	p("TEXT ·scoresBF16AVX512(SB), NOSPLIT, $0-48")
+	p("\tMOVQ out+0(FP), DI")
+	p("\tMOVQ q+8(FP), SI")
+	p("\tMOVQ k+16(FP), DX")
+	p("\tMOVQ ldk+24(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tSHLQ $1, R9")
+	p("\tANDQ $-64, R9 // the bytes of a row's whole 64-byte chunks")
+	p("\tLEAQ (R8*4), BX")
+	p("\tLEAQ (BX)(BX*2), AX")
+	p("\tLEAQ (BX*4), R15")
+	ptr := []string{"R11", "R12", "R13", "R14"}
+	off := []string{"", "(BX*1)", "(BX*2)", "(AX*1)"}
+	// block writes the products of one chunk of q (Z16, or Y16 for a half
+	// chunk: the high half zero) with the sixteen keys' rows
+	block := func(reg string) {
+		for m := 0; m < 4; m++ {
+			for i := 0; i < 4; i++ {
+				key := 4*m + i
+				r := 18 + key%8
+				p("\tVMOVDQU32 (%s)%s, %s%d", ptr[i], off[m], reg, r)
+				vdpbf16ps(r, 16, 4*(key%4)+key/4)
+			}
+		}
+	}
+	p("scb_block:")
+	p("\tCMPQ CX, $16")
+	p("\tJLT scb_rest")
+	for i := 0; i < 16; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("\tMOVQ DX, R11")
+	p("\tLEAQ (DX)(R8*1), R12")
+	p("\tLEAQ (DX)(R8*2), R13")
+	p("\tLEAQ (R12)(R8*2), R14")
+	p("\tXORQ R10, R10")
+	p("scb_chunk:")
+	p("\tCMPQ R10, R9")
+	p("\tJGE scb_half")
+	p("\tVMOVDQU32 (SI)(R10*1), Z16")
+	block("Z")
+	p("\tADDQ $64, R10")
+	for _, r := range ptr {
+		p("\tADDQ $64, %s", r)
+	}
+	p("\tJMP scb_chunk")
+	p("scb_half:")
+	p("\tTESTQ $16, hd+40(FP)")
+	p("\tJZ scb_tree")
+	p("\tVMOVDQU32 (SI)(R10*1), Y16")
+	block("Y")
+	p("scb_tree:")
+	// the tree: 16 -> 8 (256-bit halves), 8 -> 4 (128-bit lanes), 4 -> 2
+	// and 2 -> 1 within the lanes
+	for i := 0; i < 8; i++ {
+		p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z26", 2*i+1, 2*i)
+		p("\tVSHUFF32X4 $0xEE, Z%d, Z%d, Z27", 2*i+1, 2*i)
+		p("\tVADDPS Z27, Z26, Z%d", i)
+	}
+	for i := 0; i < 4; i++ {
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z26", 2*i+1, 2*i)
+		p("\tVSHUFF32X4 $0xDD, Z%d, Z%d, Z27", 2*i+1, 2*i)
+		p("\tVADDPS Z27, Z26, Z%d", i)
+	}
+	for i := 0; i < 2; i++ {
+		p("\tVSHUFPS $0x44, Z%d, Z%d, Z26", 2*i+1, 2*i)
+		p("\tVSHUFPS $0xEE, Z%d, Z%d, Z27", 2*i+1, 2*i)
+		p("\tVADDPS Z27, Z26, Z%d", i)
+	}
+	p("\tVSHUFPS $0x88, Z1, Z0, Z26")
+	p("\tVSHUFPS $0xDD, Z1, Z0, Z27")
+	p("\tVADDPS Z27, Z26, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tADDQ R15, DX")
+	p("\tSUBQ $16, CX")
+	p("\tJMP scb_block")
+	p("scb_rest:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ scb_done")
+	p("scb_row:")
+	p("\tVPXORD Z0, Z0, Z0")
+	p("\tXORQ R10, R10")
+	p("scb_col:")
+	p("\tCMPQ R10, R9")
+	p("\tJGE scb_colhalf")
+	p("\tVMOVDQU32 (SI)(R10*1), Z16")
+	p("\tVMOVDQU32 (DX)(R10*1), Z18")
+	vdpbf16ps(18, 16, 0)
+	p("\tADDQ $64, R10")
+	p("\tJMP scb_col")
+	p("scb_colhalf:")
+	p("\tTESTQ $16, hd+40(FP)")
+	p("\tJZ scb_sum")
+	p("\tVMOVDQU32 (SI)(R10*1), Y16")
+	p("\tVMOVDQU32 (DX)(R10*1), Y18")
+	vdpbf16ps(18, 16, 0)
+	p("scb_sum:")
+	hsum("Z0", "Y0", "X0")
+	p("\tMOVSS X0, (DI)")
+	p("\tADDQ $4, DI")
+	p("\tADDQ R8, DX")
+	p("\tDECQ CX")
+	p("\tJNZ scb_row")
+	p("scb_done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// accPairsBF16AVX512 writes the value sums of g (1 to 3) query heads that
+// share a bf16 value head, in bf16 products (the one-query attention of
+// the bf16 mode):
+//
+//	func accPairsG<g>BF16AVX512(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)
+//
+// o[i*ldo+d] += sum_j p[i*ldp+j] * v[j*ldv+d] for i < g, d < hd (a
+// multiple of 16), p bf16 (probabilities rounded), the sums float32 by
+// VDPBF16PS over pairs of keys: the rows of keys j and j+1 are
+// interleaved in registers (VPUNPCKLWD/HWD, which leave dims 8l..8l+3 of
+// each 128-bit lane l in the low unpack and 8l+4..8l+7 in the high one)
+// and each head's pair of probabilities broadcast as one dword; an odd
+// last key pairs with zeros. Each value row is read and interleaved once
+// for every head. The head dimension is walked 64 (then 32, then 16: the
+// rows' 32 bytes loaded into the low halves of zeroed registers) columns
+// at a time; at the end of a walk each head's two permuted sums per 32 columns
+// are put back in order by two lane shuffles and added to o. Head h's
+// chunk c low/high sums in Z(4h+2c), Z(4h+2c+1); rows j, j+1 in Z16-Z17,
+// Z18-Z19; the interleaved pairs in Z20-Z23; broadcasts Z24-Z26; zeros in
+// Z31. Head h's o at DI+h*BX (BX = ldo*4), its p at R11+h*R14 (R14 =
+// ldp*2).
+func accPairsBF16AVX512(g int) {
+	name := fmt.Sprintf("accPairsG%dBF16AVX512", g)
+	lbl0 := fmt.Sprintf("accp%d", g)
+	at := func(base, scale string, h, off int) string {
+		o := ""
+		if off != 0 {
+			o = fmt.Sprint(off)
+		}
+		if h == 0 {
+			return fmt.Sprintf("%s(%s)", o, base)
+		}
+		return fmt.Sprintf("%s(%s)(%s*%d)", o, base, scale, h)
+	}
+	acc := func(h, c, half int) int { return 4*h + 2*c + half }
+	p("")
+	p("// func %s(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ p+8(FP), SI")
+	p("\tMOVQ v+16(FP), DX")
+	p("\tMOVQ ldv+24(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tMOVQ nk+32(FP), CX")
+	p("\tMOVQ hd+40(FP), R9")
+	p("\tMOVQ ldo+48(FP), BX")
+	p("\tSHLQ $2, BX")
+	p("\tMOVQ ldp+56(FP), R14")
+	p("\tSHLQ $1, R14")
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_done", lbl0)
+	p("\tVPXORD Z31, Z31, Z31")
+	p("\tXORQ R10, R10 // d")
+	// w 32-column chunks a walk, or w = 0: one half chunk (16 columns,
+	// loaded into the low halves of zeroed registers)
+	for _, w0 := range []int{2, 1, 0} {
+		w, cols, reg := max(w0, 1), 32*w0, "Z"
+		if w0 == 0 {
+			cols, reg = 16, "Y"
+		}
+		lbl := fmt.Sprintf("%s_%d", lbl0, w0)
+		p("%s_chunk:", lbl)
+		p("\tMOVQ R9, R13")
+		p("\tSUBQ R10, R13")
+		p("\tCMPQ R13, $%d", cols)
+		p("\tJLT %s_end", lbl)
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				for half := 0; half < 2; half++ {
+					a := acc(h, c, half)
+					p("\tVPXORD Z%d, Z%d, Z%d", a, a, a)
+				}
+			}
+		}
+		p("\tMOVQ SI, R11")
+		p("\tLEAQ (DX)(R10*2), R12")
+		p("\tMOVQ CX, R13")
+		p("%s_pair:", lbl)
+		p("\tCMPQ R13, $2")
+		p("\tJLT %s_one", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVDQU32 %d(R12), %s%d", 64*c, reg, 16+c)
+			p("\tVMOVDQU32 %d(R12)(R8*1), %s%d", 64*c, reg, 18+c)
+		}
+		for c := 0; c < w; c++ {
+			p("\tVPUNPCKLWD Z%d, Z%d, Z%d", 18+c, 16+c, 20+2*c)
+			p("\tVPUNPCKHWD Z%d, Z%d, Z%d", 18+c, 16+c, 21+2*c)
+		}
+		for h := 0; h < g; h++ {
+			p("\tVPBROADCASTD %s, Z%d", at("R11", "R14", h, 0), 24+h)
+		}
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				for half := 0; half < 2; half++ {
+					vdpbf16ps(20+2*c+half, 24+h, acc(h, c, half))
+				}
+			}
+		}
+		p("\tLEAQ (R12)(R8*2), R12")
+		p("\tADDQ $4, R11")
+		p("\tSUBQ $2, R13")
+		p("\tJMP %s_pair", lbl)
+		p("%s_one:", lbl)
+		p("\tTESTQ R13, R13")
+		p("\tJZ %s_store", lbl)
+		for c := 0; c < w; c++ {
+			p("\tVMOVDQU32 %d(R12), %s%d", 64*c, reg, 16+c)
+			p("\tVPUNPCKLWD Z31, Z%d, Z%d", 16+c, 20+2*c)
+			p("\tVPUNPCKHWD Z31, Z%d, Z%d", 16+c, 21+2*c)
+		}
+		for h := 0; h < g; h++ {
+			p("\tMOVWLZX %s, R15", at("R11", "R14", h, 0))
+			p("\tVPBROADCASTD R15, Z%d", 24+h)
+		}
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				for half := 0; half < 2; half++ {
+					vdpbf16ps(20+2*c+half, 24+h, acc(h, c, half))
+				}
+			}
+		}
+		p("%s_store:", lbl)
+		p("\tLEAQ (DI)(R10*4), R12")
+		for h := 0; h < g; h++ {
+			for c := 0; c < w; c++ {
+				lo, hi := acc(h, c, 0), acc(h, c, 1)
+				for k, imm := range []string{"0x44", "0xEE"}[:1+min(w0, 1)] {
+					p("\tVSHUFF32X4 $%s, Z%d, Z%d, Z28", imm, hi, lo)
+					p("\tVSHUFF32X4 $0xD8, Z28, Z28, Z28")
+					addr := at("R12", "BX", h, 128*c+64*k)
+					p("\tVADDPS %s, Z28, Z28", addr)
+					p("\tVMOVUPS Z28, %s", addr)
+				}
+			}
+		}
+		p("\tADDQ $%d, R10", cols)
+		p("\tJMP %s_chunk", lbl)
+		p("%s_end:", lbl)
+	}
+	p("%s_done:", lbl0)
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

@@ -28,7 +28,8 @@ func availableKernels() []kernels {
 		k := kernels{name: "avx512", f32: f32Kernel{mr: 8, nr: 48, fn: kernF32AVX512}, tr8: tr8x8, vec: vec512}
 		if cpu.X86.HasAVX512BF16 {
 			k.bf16 = &bf16Kernel{mr: 8, nr: 48, fn: kernBF16AVX512, cvt: cvtBF16AVX512, il: interleave16,
-				accTile4: accTile4BF16AVX512, softmaxTile: softmaxTileBF16AVX512}
+				accTile4: accTile4BF16AVX512, softmaxTile: softmaxTileBF16AVX512, scores: scoresBF16AVX512,
+				accPairs: [4]func(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int){1: accPairsG1BF16AVX512, 2: accPairsG2BF16AVX512, 3: accPairsG3BF16AVX512}}
 		}
 		ks = append(ks, k)
 	}
@@ -102,6 +103,21 @@ func accRowsG2BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
 
 //go:noescape
 func accRowsG3BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+
+// The one-query attention over a bf16 cache in bf16 products
+// (bf16Kernel.scores, accPairs).
+
+//go:noescape
+func scoresBF16AVX512(out *float32, q, k *uint16, ldk, nk, hd int)
+
+//go:noescape
+func accPairsG1BF16AVX512(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)
+
+//go:noescape
+func accPairsG2BF16AVX512(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)
+
+//go:noescape
+func accPairsG3BF16AVX512(o *float32, p, v *uint16, ldv, nk, hd, ldo, ldp int)
 
 // Helpers of bf16 packing.
 

@@ -472,3 +472,82 @@ func dsTile(v *vecSet, sc, dp []float32, ld, rows, n int, scale float32, lse, d 
 		}
 	}
 }
+
+// scoresBF16 sets out[j] = q·k[j*ldk : j*ldk+len(q)] for j < len(out), q
+// and k bf16, the products summed in float32 as VDPBF16PS sums them (the
+// one-query attention over a bf16 cache, with the query rounded to bf16):
+// element pair i of every 32 into lane i%16 of 16 sums, the odd element's
+// product first, then the lanes added as a tree (i with i+8, then with
+// i+4, i+2, i+1). The assembly (kb.scores, heads a multiple of 16 wide)
+// takes sixteen keys at a time; the Go loop makes the same sums, so the
+// two agree bit for bit (but for denormals, which the instruction
+// flushes).
+func scoresBF16(kb *bf16Kernel, out []float32, q, k []uint16, ldk int) {
+	hd := len(q)
+	if len(out) == 0 {
+		return
+	}
+	if hd == 0 {
+		clear(out)
+		return
+	}
+	_ = k[(len(out)-1)*ldk+hd-1]
+	if kb != nil && kb.scores != nil && hd%16 == 0 {
+		kb.scores(&out[0], &q[0], &k[0], ldk, len(out), hd)
+		return
+	}
+	for j := range out {
+		row := k[j*ldk : j*ldk+hd]
+		var l [16]float32
+		for d := 0; d < hd; d += 2 {
+			i := d / 2 % 16
+			if d+1 < hd {
+				l[i] += tensor.BF16ToF32(q[d+1]) * tensor.BF16ToF32(row[d+1])
+			}
+			l[i] += tensor.BF16ToF32(q[d]) * tensor.BF16ToF32(row[d])
+		}
+		for w := 8; w > 0; w /= 2 {
+			for i := range w {
+				l[i] += l[i+w]
+			}
+		}
+		out[j] = l[0]
+	}
+}
+
+// accPairsBF16 sets o[i*ldo : i*ldo+hd] += sum_j p[i*ldp+j] * rows[j*ldv :
+// j*ldv+hd] for i < g and j < nk, p and rows bf16 (rounded probabilities
+// and a bf16 cache's values), as VDPBF16PS sums over pairs of keys: for
+// each column a float32 sum from zero, each pair's odd key's product
+// first (an odd last key pairs with a zero), added to o at the end. The
+// assembly (kb.accPairs, hd a multiple of 16) takes up to three heads at
+// once, reading each value row once for them; the Go loop makes the same
+// sums (bit for bit but for denormals).
+func accPairsBF16(kb *bf16Kernel, o []float32, ldo, hd, g int, p []uint16, ldp, nk int, rows []uint16, ldv int) {
+	if nk == 0 || g == 0 || hd == 0 {
+		return
+	}
+	_ = o[(g-1)*ldo+hd-1]
+	_ = p[(g-1)*ldp+nk-1]
+	_ = rows[(nk-1)*ldv+hd-1]
+	for i := 0; i < g; {
+		m := min(3, g-i)
+		if kb != nil && kb.accPairs[m] != nil && hd%16 == 0 {
+			kb.accPairs[m](&o[i*ldo], &p[i*ldp], &rows[0], ldv, nk, hd, ldo, ldp)
+			i += m
+			continue
+		}
+		oi, pi := o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk]
+		for d := range oi {
+			var s float32
+			for j := 0; j < nk; j += 2 {
+				if j+1 < nk {
+					s += tensor.BF16ToF32(pi[j+1]) * tensor.BF16ToF32(rows[(j+1)*ldv+d])
+				}
+				s += tensor.BF16ToF32(pi[j]) * tensor.BF16ToF32(rows[j*ldv+d])
+			}
+			oi[d] += s
+		}
+		i++
+	}
+}
