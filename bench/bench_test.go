@@ -186,6 +186,15 @@ func TestGenerate(t *testing.T) {
 	if r := res.TokensPerSec / res.LimitTokensPerSec; math.Abs(r-res.OfLimit) > 1e-9 || res.BandwidthGBs <= 0 {
 		t.Errorf("Generate: OfLimit %g, want %g; bandwidth %g", res.OfLimit, r, res.BandwidthGBs)
 	}
+	// the tokens attend to 6..12 positions, 9 on average, of 16 keys and
+	// 16 values a layer, bf16
+	if want := int64(c.Layers * 2 * 16 * 2 * 9); res.CacheBytes != want {
+		t.Errorf("Generate: CacheBytes %d, want %d", res.CacheBytes, want)
+	}
+	lim := res.BandwidthGBs * 1e9 / float64(res.StreamBytes+res.CacheBytes)
+	if math.Abs(res.CacheLimitTokensPerSec-lim) > 1e-9*lim || math.Abs(res.OfCacheLimit-res.TokensPerSec/lim) > 1e-9 {
+		t.Errorf("Generate: cache limit %g (%g of it), want %g (%g)", res.CacheLimitTokensPerSec, res.OfCacheLimit, lim, res.TokensPerSec/lim)
+	}
 	if _, err := Generate(e, m, GenerateOptions{Prompt: 60, Tokens: 10}); err == nil {
 		t.Errorf("Generate past the model's context = nil error")
 	}

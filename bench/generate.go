@@ -61,6 +61,17 @@ type GenerateResult struct {
 	LimitTokensPerSec float64
 	// OfLimit is TokensPerSec / LimitTokensPerSec.
 	OfLimit float64
+	// CacheBytes is what a decoded token reads of the KV cache on top of
+	// the weights, on average over the decoded tokens (every layer's keys
+	// and values of the positions it attends to); CacheLimitTokensPerSec
+	// is the speed of reading StreamBytes + CacheBytes at BandwidthGBs,
+	// and OfCacheLimit TokensPerSec over it. At the default short contexts
+	// the cache is a fraction of a percent of a token's bytes; at
+	// thousands of positions it is a third of them, and this is the limit
+	// that decoding can be held to.
+	CacheBytes             int64
+	CacheLimitTokensPerSec float64
+	OfCacheLimit           float64
 	// OneThread are the times of the one-thread read (with
 	// GenerateOptions.OneThread), OneThreadMedian their median and
 	// OneThreadGBs its bandwidth; zero without it.
@@ -149,5 +160,13 @@ func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateRes
 	res.BandwidthGBs = float64(res.StreamBytes) / res.StreamMedian.Seconds() / 1e9
 	res.LimitTokensPerSec = 1 / res.StreamMedian.Seconds()
 	res.OfLimit = res.TokensPerSec / res.LimitTokensPerSec
+	// token i (from 0) attends to Prompt+i+1 positions
+	var row int64
+	for l := range kc.K {
+		row += int64(len(kc.K[l].Data)+len(kc.V[l].Data)) / int64(kc.Capacity())
+	}
+	res.CacheBytes = row * int64(2*o.Prompt+o.Tokens+1) / 2
+	res.CacheLimitTokensPerSec = res.BandwidthGBs * 1e9 / float64(res.StreamBytes+res.CacheBytes)
+	res.OfCacheLimit = res.TokensPerSec / res.CacheLimitTokensPerSec
 	return res, nil
 }

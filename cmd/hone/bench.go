@@ -306,6 +306,10 @@ func runBenchGenerate(cmd *cobra.Command, f *benchModelFlags, o bench.GenerateOp
 	fmt.Fprintf(out, "weights read a token %.1f MB: median %.2f ms, %.1f GB/s, limit %.1f tokens/s\n",
 		float64(res.StreamBytes)/1e6, res.StreamMedian.Seconds()*1000, res.BandwidthGBs, res.LimitTokensPerSec)
 	fmt.Fprintf(out, "decode at %.0f%% of the bandwidth limit\n", 100*res.OfLimit)
+	if res.CacheBytes*100 >= res.StreamBytes {
+		fmt.Fprintf(out, "with the KV cache a token reads %.1f MB more (mean): limit %.1f tokens/s, decode at %.0f%% of it\n",
+			float64(res.CacheBytes)/1e6, res.CacheLimitTokensPerSec, 100*res.OfCacheLimit)
+	}
 	if res.OneThreadGBs > 0 {
 		fmt.Fprintf(out, "one thread reads %.1f GB/s, %.0f%% of what %d read", res.OneThreadGBs, 100*res.OneThreadGBs/res.BandwidthGBs, e.Threads())
 		if rt, ok := bench.RoundTrip(); ok {

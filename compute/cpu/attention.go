@@ -441,8 +441,10 @@ const attnRangeKeys = 32
 // against 1-2 µs of arithmetic, the key rows read three times, strided.)
 //
 // The keys and values are float32 (kf, vf) or bf16 (kh, vh, a bf16 cache:
-// half the bytes to read, widened exactly). On one thread it asks for
-// nextK and nextV, if any, a share before each head (AttentionAhead).
+// half the bytes to read), then taken in bf16 products where onequeryBF16
+// says so (doPairs) and widened exactly elsewhere (doGroups). On one
+// thread it asks for nextK and nextV, if any, a share before each head
+// (AttentionAhead).
 func (e *Engine) attendOne(o, lv, qv, kf, vf []float32, kh, vh []uint16, s compute.AttnShape, nextK, nextV []byte) {
 	fast := e.kern.vec
 	hd, ldq := s.HeadDim, s.Heads*s.HeadDim
@@ -695,10 +697,12 @@ const attnBlockKeys = 64
 
 // Attention computes causal grouped-query attention with tiled online
 // softmax, (sequence, head, block of queries) tasks spread over the cores.
-// Over bf16 keys and values (a bf16 cache), one query a sequence and a few
-// widen them exactly; more (a prefill) take them in bf16 products where
-// the CPU has them (attendBF16, bf16Plan), as does a shape that allows them
-// (compute.AttnShape.BF16: the bf16 mode's training). On the 2-core Zen 4
+// Over bf16 keys and values (a bf16 cache) it takes bf16 products where
+// the CPU has them: one query a sequence and a few (decoding) through
+// onequeryBF16's kernels, more (a prefill) through the tiled path's
+// (attendBF16, bf16Plan), as does a shape that allows them
+// (compute.AttnShape.BF16: the bf16 mode's training); elsewhere it widens
+// them exactly. On the 2-core Zen 4
 // machine that took a 4000-token prefill at the SmolLM2-135M shape from
 // 5.8-6.1 s to 4.7-5.1 s and one of 1024 tokens from 0.86-0.89 to 0.79-0.85
 // s (docs/PERFORMANCE.md); on the golden models the prefill's logits stay
