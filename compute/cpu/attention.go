@@ -529,62 +529,46 @@ type attnOneTask struct {
 	nextK, nextV []byte
 }
 
+// do runs task t: its sequence's range of keys, every head.
 func (w *attnOneTask) do(t int) {
-	s, parts, n, part, qv, kf, vf := &w.s, w.parts, w.n, w.part, w.qv, w.kf, w.vf
-	fast := w.e.kern.vec
-	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
-	stride := hd + 2
+	s, parts, n := &w.s, w.parts, w.n
 	b, r := t/parts, t%parts
 	j0, j1 := n*r/parts, n*(r+1)/parts
-	r0, r1 := (b*s.Tk+j0)*ldk, (b*s.Tk+j1)*ldk
+	r0 := (b*s.Tk + j0) * s.KVHeads * s.HeadDim
 	if w.q16 != nil {
 		w.doPairs(t, b, r0, j1-j0)
 		return
 	}
 	if w.kh != nil {
-		w.doGroups(t, b, r0, j1-j0)
+		doGroups(w, t, b, r0, j1-j0, w.kh, w.vh, dotsGroupBF16, accRowsGroupBF16)
 		return
 	}
-	// the range's rows of every key head: contiguous, asked for at
-	// once rather than met as misses head by head
-	prefetch(kf[r0:r1])
-	prefetch(vf[r0:r1])
-	sb := getBuf[float32](j1 - j0)
-	defer putBuf(sb)
-	p := sb.s[:j1-j0]
-	for h := 0; h < s.Heads; h++ {
-		if nk, nv := w.nextK, w.nextV; nk != nil {
-			prefetch(nk[len(nk)*h/s.Heads : len(nk)*(h+1)/s.Heads])
-			prefetch(nv[len(nv)*h/s.Heads : len(nv)*(h+1)/s.Heads])
-		}
-		g := h / group
-		dots(fast, p, qv[b*ldq+h*hd:][:hd], kf[r0+g*hd:], ldk)
-		m := vmax(fast, p) * s.Scale
-		l := vexp(fast, p, p, s.Scale, m)
-		ph := part[(t*s.Heads+h)*stride:][:stride]
-		ph[0], ph[1] = m, float32(l)
-		oi := ph[2:]
-		clear(oi)
-		accRows(fast, oi, p, vf[r0+g*hd:], ldk)
-	}
+	doGroups(w, t, b, r0, j1-j0, w.kf, w.vf, dotsGroup, accRowsGroup)
 }
 
-// doGroups is do for a bf16 cache: task t's nk keys from element r0 of the
-// cache (sequence b), the heads that share a key head taken together
-// (dotsGroupBF16, accRowsGroupBF16), every head's scores kept until its
-// values are summed. Each key and value row is read and widened once for
-// its group rather than once a head (as do's loop over heads does for a
-// float32 cache), and the scores are taken in blocks of attnBlockKeys
-// keys, every group's in turn. The task's key rows are read into the
-// caches first, all of them, by a loop of loads (load), and its value
-// rows the same way before their sums: a burst of prefetches for all of
-// them, as this did before, is in part dropped by the core, which then
-// met most rows as misses (at 4000 cached positions a token took 8.5%
-// less with the loads). The sums are those of a head-by-head loop of
-// dotsBF16 and accRowsBF16 bit for bit (TestAttentionOneGrouped).
-// Timings: docs/PERFORMANCE.md (tenth and eleventh sessions).
-func (w *attnOneTask) doGroups(t, b, r0, nk int) {
-	s, part, qv, kh, vh := &w.s, w.part, w.qv, w.kh, w.vh
+// doGroups is do over a float32 cache (kh, vh as kf, vf; dotsGroup,
+// accRowsGroup) or a bf16 one widened exactly (dotsGroupBF16,
+// accRowsGroupBF16): task t's nk keys from element r0 of the cache
+// (sequence b), the heads that share a key head taken together, every
+// head's scores kept until its values are summed. Each key and value row
+// is read (and widened) once for its group rather than once a head, and
+// the scores are taken in blocks of attnBlockKeys keys, every group's in
+// turn. The task's key rows are read into the caches first, all of them,
+// by a loop of loads (load), and its value rows the same way before their
+// sums: a burst of prefetches for all of them, as this did before, is in
+// part dropped by the core, which then met most rows as misses (at 4000
+// cached positions a bf16 token took 8.5% less with the loads). The sums
+// are those of a head-by-head loop of dotsBF16 and accRowsBF16, or dots
+// and accRows, bit for bit (TestAttentionOneGrouped). Over a float32
+// cache, heads one at a time with the rows prefetched took a layer's
+// attention at 4000 cached positions of the SmolLM2-135M shape 368-438 µs
+// against 279-341 this way, at 1024 78-84 against 60-66 µs (the 2-core
+// Zen 4 machine). Timings: docs/PERFORMANCE.md (tenth, eleventh and
+// thirteenth sessions).
+func doGroups[T float32 | uint16](w *attnOneTask, t, b, r0, nk int, kh, vh []T,
+	dotsG func(v *vecSet, out []float32, ldo int, q []float32, hd int, k []T, ldk, nk int),
+	accG func(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []T, ldv int)) {
+	s, part, qv := &w.s, w.part, w.qv
 	fast := w.e.kern.vec
 	hd, ldq, ldk, group := s.HeadDim, s.Heads*s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
 	stride := hd + 2
@@ -608,7 +592,7 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 				ahead(g)
 			}
 			h0 := g * group
-			dotsGroupBF16(fast, sc[h0*nk+c0:], nk, qv[b*ldq+h0*hd:][:group*hd], hd, kh[r0+c0*ldk+g*hd:], ldk, c1-c0)
+			dotsG(fast, sc[h0*nk+c0:], nk, qv[b*ldq+h0*hd:][:group*hd], hd, kh[r0+c0*ldk+g*hd:], ldk, c1-c0)
 		}
 	}
 	for h := 0; h < s.Heads; h++ {
@@ -623,7 +607,7 @@ func (w *attnOneTask) doGroups(t, b, r0, nk int) {
 	for g := 0; g < s.KVHeads; g++ {
 		ahead(s.KVHeads + g)
 		h0 := g * group
-		accRowsGroupBF16(fast, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, sc[h0*nk:], nk, nk, vh[r0+g*hd:], ldk)
+		accG(fast, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, sc[h0*nk:], nk, nk, vh[r0+g*hd:], ldk)
 	}
 }
 

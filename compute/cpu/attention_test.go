@@ -146,12 +146,13 @@ func TestAttentionBF16Cache(t *testing.T) {
 	}
 }
 
-// TestAttentionOneGrouped: with a bf16 cache, one query a sequence on one
-// thread, the attention (the heads that share a key head taken together,
-// the keys in blocks: doGroups, or in bf16 products doPairs) gives bit for
+// TestAttentionOneGrouped: with a bf16 or float32 cache, one query a
+// sequence on one thread, the attention (the heads that share a key head
+// taken together, the keys in blocks: doGroups, or in bf16 products
+// doPairs) gives bit for
 // bit what a head-by-head loop of the one-head row primitives gives
-// (dotsBF16 and accRowsBF16, or scoresBF16 and accPairsBF16 over the
-// query and probabilities rounded), for groups of one to seven heads, head
+// (dotsBF16 and accRowsBF16, scoresBF16 and accPairsBF16 over the query
+// and probabilities rounded, or dots and accRows), for groups of one to seven heads, head
 // dimensions that take the assembly and that do not, key counts around the
 // blocks' and the sixteen- and four-key steps' edges, and caches longer
 // than the keys visible.
@@ -164,11 +165,14 @@ func TestAttentionOneGrouped(t *testing.T) {
 	e := New(1)
 	defer e.Close()
 	for _, e := range []*Engine{e, wide} {
-		testAttentionOneGrouped(t, r, e)
+		testAttentionOneGrouped(t, r, e, false)
 	}
+	testAttentionOneGrouped(t, r, e, true)
 }
 
-func testAttentionOneGrouped(t *testing.T, r *rand.Rand, e *Engine) {
+// testAttentionOneGrouped is TestAttentionOneGrouped on e, over a bf16
+// cache or a float32 one (f32).
+func testAttentionOneGrouped(t *testing.T, r *rand.Rand, e *Engine, f32 bool) {
 	fast := e.kern.vec
 	for _, g := range [][3]int{{9, 3, 64}, {8, 2, 64}, {4, 4, 64}, {14, 2, 64}, {6, 2, 80}, {8, 8, 128}, {32, 8, 64}, {4, 2, 8}} {
 		for _, n := range []int{1, 5, 33, 64, 65, 131, 200} {
@@ -177,35 +181,47 @@ func testAttentionOneGrouped(t *testing.T, r *rand.Rand, e *Engine) {
 					Heads: g[0], KVHeads: g[1], HeadDim: g[2], Scale: 0.3}
 				hd, ldk, group := s.HeadDim, s.KVHeads*s.HeadDim, s.Heads/s.KVHeads
 				q := randT(r, batch, s.Heads*hd)
-				k := randT(r, batch*s.Tk, ldk).To(tensor.BF16)
-				v := randT(r, batch*s.Tk, ldk).To(tensor.BF16)
+				k := randT(r, batch*s.Tk, ldk)
+				v := randT(r, batch*s.Tk, ldk)
+				if !f32 {
+					k, v = k.To(tensor.BF16), v.To(tensor.BF16)
+				}
 				got := tensor.New(tensor.F32, batch, s.Heads*hd)
 				e.Attention(got, q, k, v, nil, s)
-				kh, vh := k.BF16(), v.BF16()
-				pairs := e.onequeryBF16(s)
+				var kh, vh []uint16
+				if !f32 {
+					kh, vh = k.BF16(), v.BF16()
+				}
+				pairs := !f32 && e.onequeryBF16(s)
 				p, o := make([]float32, n), make([]float32, hd)
 				for b := 0; b < batch; b++ {
 					for h := 0; h < s.Heads; h++ {
 						r0 := b*s.Tk*ldk + h/group*hd
 						qh := q.F32()[(b*s.Heads+h)*hd:][:hd]
-						if pairs {
+						switch {
+						case f32:
+							dots(fast, p, qh, k.F32()[r0:], ldk)
+						case pairs:
 							scoresBF16(e.kern.bf16, p, roundAll(qh), kh[r0:], ldk)
-						} else {
+						default:
 							dotsBF16(fast, p, qh, kh[r0:], ldk)
 						}
 						m := vmax(fast, p) * s.Scale
 						l := float64(float32(vexp(fast, p, p, s.Scale, m)))
 						clear(o)
-						if pairs {
+						switch {
+						case f32:
+							accRows(fast, o, p, v.F32()[r0:], ldk)
+						case pairs:
 							accPairsBF16(e.kern.bf16, o, hd, hd, 1, roundAll(p), n, n, vh[r0:], ldk)
-						} else {
+						default:
 							accRowsBF16(fast, o, p, vh[r0:], ldk)
 						}
 						inv := float32(1 / l)
 						for d, x := range o {
 							if w, gd := x*inv, got.F32()[(b*s.Heads+h)*hd+d]; gd != w {
-								t.Fatalf("pairs=%v H=%d KV=%d hd=%d n=%d batch %d: sequence %d head %d [%d] = %g, head by head %g",
-									pairs, s.Heads, s.KVHeads, hd, n, batch, b, h, d, gd, w)
+								t.Fatalf("f32=%v pairs=%v H=%d KV=%d hd=%d n=%d batch %d: sequence %d head %d [%d] = %g, head by head %g",
+									f32, pairs, s.Heads, s.KVHeads, hd, n, batch, b, h, d, gd, w)
 							}
 						}
 					}

@@ -567,10 +567,13 @@ func attnOps() {
 	// and widened once for all of them instead of once a head, and every
 	// head's sums are made in the order the one-head kernels make them,
 	// so that the results are theirs bit for bit.
-	dotsGroupBF16AVX512(2)
-	dotsGroupBF16AVX512(3)
-	accRowsGroupBF16AVX512(2)
-	accRowsGroupBF16AVX512(3)
+	// The float32 forms take a float32 cache's rows as they are.
+	for _, bf16 := range []bool{true, false} {
+		dotsGroupAVX512(2, bf16)
+		dotsGroupAVX512(3, bf16)
+		accRowsGroupAVX512(2, bf16)
+		accRowsGroupAVX512(3, bf16)
+	}
 
 	// rankK: dst[j*ldd+d] += sum_{i<kk} c[i*ldc+j] * x[i*ldx+d], j < nk:
 	// the update of a tile of key rows (dk, dv) from a block of query rows.
@@ -1435,9 +1438,11 @@ func gemvWidenAVX512() {
 	gemvRowEnd("gemvh")
 }
 
-// dotsGroupBF16AVX512 writes dotsBF16 for g (2 or 3) heads at once:
+// dotsGroupAVX512 writes dotsBF16 (bf16) or dots for g (2 or 3) heads at
+// once:
 //
 //	func dotsG<g>BF16AVX512(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
+//	func dotsG<g>AVX512(out, q, k *float32, ldk, nk, hd, ldo int)
 //
 // out[i*ldo+j] = q[i*hd:(i+1)*hd]·widen(k[j*ldk:j*ldk+hd]) for i < g and
 // j < nk, hd a multiple of 16. Four keys at a time while four are left,
@@ -1446,9 +1451,20 @@ func gemvWidenAVX512() {
 // key: Zh), a key's 16 widened values in Z28, reduction temporaries in
 // Z12-Z15 and Z14 (reduce4, hsum). Head h's q is at SI, BX, AX; its
 // outputs at DI+h*ldo*4 (R14 = ldo*4).
-func dotsGroupBF16AVX512(g int) {
-	name := fmt.Sprintf("dotsG%dBF16AVX512", g)
-	lbl := fmt.Sprintf("dotsg%d", g)
+func dotsGroupAVX512(g int, bf16 bool) {
+	name, lbl, sig, shift := fmt.Sprintf("dotsG%dBF16AVX512", g), fmt.Sprintf("dotsg%d", g), "out, q *float32, k *uint16", 1
+	if !bf16 {
+		name, lbl, sig, shift = fmt.Sprintf("dotsG%dAVX512", g), fmt.Sprintf("dotsgf%d", g), "out, q, k *float32", 2
+	}
+	// row loads key row i's 16 values at base into Z28, widened or not
+	row := func(base string) {
+		if bf16 {
+			p("\tVPMOVZXWD (%s)(R10*2), Z28", base)
+			p("\tVPSLLD $16, Z28, Z28")
+		} else {
+			p("\tVMOVUPS (%s)(R10*4), Z28", base)
+		}
+	}
 	qr := []string{"SI", "BX", "AX"}
 	outAt := func(h int) string {
 		if h == 0 {
@@ -1457,13 +1473,13 @@ func dotsGroupBF16AVX512(g int) {
 		return fmt.Sprintf("(DI)(R14*%d)", h)
 	}
 	p("")
-	p("// func %s(out, q *float32, k *uint16, ldk, nk, hd, ldo int)", name)
+	p("// func %s(%s, ldk, nk, hd, ldo int)", name, sig)
 	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
 	p("\tMOVQ out+0(FP), DI")
 	p("\tMOVQ q+8(FP), SI")
 	p("\tMOVQ k+16(FP), DX")
 	p("\tMOVQ ldk+24(FP), R8")
-	p("\tSHLQ $1, R8")
+	p("\tSHLQ $%d, R8", shift)
 	p("\tMOVQ nk+32(FP), CX")
 	p("\tMOVQ hd+40(FP), R9")
 	p("\tMOVQ ldo+48(FP), R14")
@@ -1484,8 +1500,7 @@ func dotsGroupBF16AVX512(g int) {
 	p("\tXORQ R10, R10")
 	p("%s_qcol:", lbl)
 	for i, base := range []string{"DX", "R11", "R12", "R13"} {
-		p("\tVPMOVZXWD (%s)(R10*2), Z28", base)
-		p("\tVPSLLD $16, Z28, Z28")
+		row(base)
 		for h := 0; h < g; h++ {
 			p("\tVFMADD231PS (%s)(R10*4), Z28, Z%d", qr[h], 4*h+i)
 		}
@@ -1510,8 +1525,7 @@ func dotsGroupBF16AVX512(g int) {
 	}
 	p("\tXORQ R10, R10")
 	p("%s_col:", lbl)
-	p("\tVPMOVZXWD (DX)(R10*2), Z28")
-	p("\tVPSLLD $16, Z28, Z28")
+	row("DX")
 	for h := 0; h < g; h++ {
 		p("\tVFMADD231PS (%s)(R10*4), Z28, Z%d", qr[h], h)
 	}
@@ -1531,9 +1545,11 @@ func dotsGroupBF16AVX512(g int) {
 	p("\tRET")
 }
 
-// accRowsGroupBF16AVX512 writes accRowsBF16 for g (2 or 3) heads at once:
+// accRowsGroupAVX512 writes accRowsBF16 (bf16) or accRows for g (2 or 3)
+// heads at once:
 //
 //	func accRowsG<g>BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+//	func accRowsG<g>AVX512(o, p, v *float32, ldv, nk, hd, ldo, ldp int)
 //
 // o[i*ldo+d] += sum_j p[i*ldp+j] * widen(v[j*ldv+d]) for i < g, d < hd (a
 // multiple of 16). As accRowsAVX512: blocks of four then one 16-column
@@ -1543,9 +1559,20 @@ func dotsGroupBF16AVX512(g int) {
 // (Z30) for every head. Head h's chunk c in Z(8h+c), its odd sum in
 // Z(8h+4+c); its two weights broadcast in Z(24+2h), Z(25+2h). Head h's o
 // at DI, BX, AX; its weights at R11+h*ldp*4 (R14 = ldp*4).
-func accRowsGroupBF16AVX512(g int) {
-	name := fmt.Sprintf("accRowsG%dBF16AVX512", g)
-	lbl0 := fmt.Sprintf("accg%d", g)
+func accRowsGroupAVX512(g int, bf16 bool) {
+	name, lbl0, sig, shift, esz := fmt.Sprintf("accRowsG%dBF16AVX512", g), fmt.Sprintf("accg%d", g), "o, p *float32, v *uint16", 1, 2
+	if !bf16 {
+		name, lbl0, sig, shift, esz = fmt.Sprintf("accRowsG%dAVX512", g), fmt.Sprintf("accgf%d", g), "o, p, v *float32", 2, 4
+	}
+	// chunk loads chunk c of the value row at R12 into Z30, widened or not
+	chunk := func(c int) {
+		if bf16 {
+			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
+			p("\tVPSLLD $16, Z30, Z30")
+		} else {
+			p("\tVMOVUPS %d(R12), Z30", 64*c)
+		}
+	}
 	or := []string{"DI", "BX", "AX"}
 	pAt := func(h, off int) string {
 		o := ""
@@ -1558,13 +1585,13 @@ func accRowsGroupBF16AVX512(g int) {
 		return fmt.Sprintf("%s(R11)(R14*%d)", o, h)
 	}
 	p("")
-	p("// func %s(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)", name)
+	p("// func %s(%s, ldv, nk, hd, ldo, ldp int)", name, sig)
 	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
 	p("\tMOVQ o+0(FP), DI")
 	p("\tMOVQ p+8(FP), SI")
 	p("\tMOVQ v+16(FP), DX")
 	p("\tMOVQ ldv+24(FP), R8")
-	p("\tSHLQ $1, R8")
+	p("\tSHLQ $%d, R8", shift)
 	p("\tMOVQ nk+32(FP), CX")
 	p("\tMOVQ hd+40(FP), R9")
 	p("\tMOVQ ldo+48(FP), BX")
@@ -1592,7 +1619,7 @@ func accRowsGroupBF16AVX512(g int) {
 			}
 		}
 		p("\tMOVQ SI, R11")
-		p("\tLEAQ (DX)(R10*2), R12")
+		p("\tLEAQ (DX)(R10*%d), R12", esz)
 		p("\tMOVQ CX, R13")
 		p("%s_pair:", lbl)
 		p("\tCMPQ R13, $2")
@@ -1602,16 +1629,14 @@ func accRowsGroupBF16AVX512(g int) {
 			p("\tVBROADCASTSS %s, Z%d", pAt(h, 4), 25+2*h)
 		}
 		for c := 0; c < w; c++ {
-			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
-			p("\tVPSLLD $16, Z30, Z30")
+			chunk(c)
 			for h := 0; h < g; h++ {
 				p("\tVFMADD231PS Z30, Z%d, Z%d", 24+2*h, 8*h+c)
 			}
 		}
 		p("\tADDQ R8, R12")
 		for c := 0; c < w; c++ {
-			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
-			p("\tVPSLLD $16, Z30, Z30")
+			chunk(c)
 			for h := 0; h < g; h++ {
 				p("\tVFMADD231PS Z30, Z%d, Z%d", 25+2*h, 8*h+4+c)
 			}
@@ -1627,8 +1652,7 @@ func accRowsGroupBF16AVX512(g int) {
 			p("\tVBROADCASTSS %s, Z%d", pAt(h, 0), 24+2*h)
 		}
 		for c := 0; c < w; c++ {
-			p("\tVPMOVZXWD %d(R12), Z30", 32*c)
-			p("\tVPSLLD $16, Z30, Z30")
+			chunk(c)
 			for h := 0; h < g; h++ {
 				p("\tVFMADD231PS Z30, Z%d, Z%d", 24+2*h, 8*h+c)
 			}

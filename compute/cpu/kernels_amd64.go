@@ -88,9 +88,10 @@ func softmaxTileAVX512(sc *float32, ldsc, rows, n int, scale float32, m, mo *flo
 //go:noescape
 func dotsBF16AVX512(out, q *float32, k *uint16, ldk, nk, hd int)
 
-// Grouped-query forms of dotsBF16AVX512 and accRowsBF16AVX512: two or
-// three heads that share their keys and values at once
-// (vecSet.dotsGroupBF16, accRowsGroupBF16).
+// Grouped-query forms of dotsBF16AVX512 and accRowsBF16AVX512, and of
+// dotsAVX512 and accRowsAVX512: two or three heads that share their keys
+// and values at once (vecSet.dotsGroupBF16, accRowsGroupBF16, dotsGroup,
+// accRowsGroup).
 
 //go:noescape
 func dotsG2BF16AVX512(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
@@ -103,6 +104,18 @@ func accRowsG2BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
 
 //go:noescape
 func accRowsG3BF16AVX512(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+
+//go:noescape
+func dotsG2AVX512(out, q, k *float32, ldk, nk, hd, ldo int)
+
+//go:noescape
+func dotsG3AVX512(out, q, k *float32, ldk, nk, hd, ldo int)
+
+//go:noescape
+func accRowsG2AVX512(o, p, v *float32, ldv, nk, hd, ldo, ldp int)
+
+//go:noescape
+func accRowsG3AVX512(o, p, v *float32, ldv, nk, hd, ldo, ldp int)
 
 // The one-query attention over a bf16 cache in bf16 products
 // (bf16Kernel.scores, accPairs).
@@ -161,7 +174,9 @@ var (
 		accRows: accRowsAVX512, accRowsBF16: accRowsBF16AVX512, accTile4: accTile4AVX512, softmaxTile: softmaxTileAVX512, dsTile: dsTileAVX512, rankK: rankKAVX512, dots: dotsAVX512, dotsBF16: dotsBF16AVX512,
 		dotsSeq: dotsSeqAVX512, dotsSeqBF16: dotsSeqBF16AVX512,
 		dotsGroupBF16:    [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int){2: dotsG2BF16AVX512, 3: dotsG3BF16AVX512},
-		accRowsGroupBF16: [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int){2: accRowsG2BF16AVX512, 3: accRowsG3BF16AVX512}}
+		accRowsGroupBF16: [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int){2: accRowsG2BF16AVX512, 3: accRowsG3BF16AVX512},
+		dotsGroup:        [4]func(out, q, k *float32, ldk, nk, hd, ldo int){2: dotsG2AVX512, 3: dotsG3AVX512},
+		accRowsGroup:     [4]func(o, p, v *float32, ldv, nk, hd, ldo, ldp int){2: accRowsG2AVX512, 3: accRowsG3AVX512}}
 	vec256 = &vecSet{w: 8, dot: dotAVX2, axpy: axpyAVX2, max: maxAVX2, exp: expAVX2,
 		accRows: accRowsAVX2, rankK: rankKAVX2, dots: dotsAVX2, dotsBF16: dotsBF16AVX2,
 		dotsSeq: dotsAVX2, dotsSeqBF16: dotsBF16AVX2}

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"hone/compute"
@@ -276,9 +277,10 @@ func TestVec(t *testing.T) {
 }
 
 // TestGroupRowPrimitives checks the grouped-query forms of dotsBF16 and
-// accRowsBF16 (g heads sharing one key and value head, at strides of
-// their own) against the one-head primitives, bit for bit, and against
-// the Go versions within float32 rounding, at awkward sizes.
+// accRowsBF16, and of dots and accRows (g heads sharing one key and value
+// head, at strides of their own, over a bf16 and a float32 cache) against
+// the one-head primitives, bit for bit, and against the Go versions within
+// float32 rounding, at awkward sizes.
 func TestGroupRowPrimitives(t *testing.T) {
 	r := newRand(17)
 	for vname, v := range vecSets(t) {
@@ -287,51 +289,90 @@ func TestGroupRowPrimitives(t *testing.T) {
 				for _, g := range []int{1, 2, 3, 4, 5, 7} {
 					ld := hd*2 + 16
 					q := randT(r, g*hd).F32()
-					kh := randT(r, nk*ld).To(tensor.BF16).BF16()
+					rows := randT(r, nk*ld)
 					name := fmt.Sprintf("%s(hd=%d nk=%d g=%d)", vname, hd, nk, g)
+					checkGroupRows(t, "BF16"+name, r, v, q, hd, rows.To(tensor.BF16).BF16(), ld, nk, g,
+						dotsGroupBF16, dotsBF16, accRowsGroupBF16, accRowsBF16)
+					checkGroupRows(t, name, r, v, q, hd, rows.F32(), ld, nk, g, dotsGroup, dots, accRowsGroup, accRows)
+				}
+			}
+		}
+	}
+}
 
-					ldo := nk + 3
-					got := make([]float32, g*ldo)
-					dotsGroupBF16(v, got, ldo, q, hd, kh, ld, nk)
-					for i := 0; i < g; i++ {
-						want, ref := make([]float32, nk), make([]float32, nk)
-						dotsBF16(v, want, q[i*hd:(i+1)*hd], kh, ld)
-						dotsBF16(nil, ref, q[i*hd:(i+1)*hd], kh, ld)
-						row := got[i*ldo : i*ldo+nk]
-						for j := range want {
-							if row[j] != want[j] {
-								t.Fatalf("dotsGroupBF16%s head %d key %d = %g, dotsBF16 %g", name, i, j, row[j], want[j])
-							}
-						}
-						closeTo(t, fmt.Sprintf("dotsGroupBF16%s head %d", name, i), row, ref, 1e-5)
-					}
+// elem returns a float32 or a bf16 as a float64.
+func elem[T float32 | uint16](x T) float64 {
+	switch x := any(x).(type) {
+	case uint16:
+		return float64(tensor.BF16ToF32(x))
+	case float32:
+		return float64(x)
+	}
+	panic("unreachable")
+}
 
-					ldp, ldh := nk+5, hd+2
-					p := randT(r, g*ldp).F32()
-					o := randT(r, g*ldh).F32()
-					oa := append([]float32(nil), o...)
-					accRowsGroupBF16(v, oa, ldh, hd, g, p, ldp, nk, kh, ld)
-					for i := 0; i < g; i++ {
-						want := append([]float32(nil), o[i*ldh:i*ldh+hd]...)
-						ref := append([]float32(nil), want...)
-						accRowsBF16(v, want, p[i*ldp:i*ldp+nk], kh, ld)
-						accRowsBF16(nil, ref, p[i*ldp:i*ldp+nk], kh, ld)
-						row := oa[i*ldh : i*ldh+hd]
-						for d := range want {
-							if row[d] != want[d] {
-								t.Fatalf("accRowsGroupBF16%s head %d [%d] = %g, accRowsBF16 %g", name, i, d, row[d], want[d])
-							}
-						}
-						closeTo(t, fmt.Sprintf("accRowsGroupBF16%s head %d", name, i), row, ref, 1e-5)
-						if i < g-1 {
-							// the columns between heads are left alone
-							for d := hd; d < ldh; d++ {
-								if oa[i*ldh+d] != o[i*ldh+d] {
-									t.Fatalf("accRowsGroupBF16%s wrote column %d of head %d's stride", name, d, i)
-								}
-							}
-						}
-					}
+// checkGroupRows is TestGroupRowPrimitives for one kind of rows: dotsG and
+// accG against dotsOne and accOne head by head.
+func checkGroupRows[T float32 | uint16](t *testing.T, name string, r *rand.Rand, v *vecSet, q []float32, hd int, kh []T, ld, nk, g int,
+	dotsG func(v *vecSet, out []float32, ldo int, q []float32, hd int, k []T, ldk, nk int),
+	dotsOne func(v *vecSet, out, q []float32, k []T, ldk int),
+	accG func(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []T, ldv int),
+	accOne func(v *vecSet, o, p []float32, rows []T, ldv int)) {
+	t.Helper()
+	ldo := nk + 3
+	got := make([]float32, g*ldo)
+	dotsG(v, got, ldo, q, hd, kh, ld, nk)
+	for i := 0; i < g; i++ {
+		want, ref := make([]float32, nk), make([]float32, nk)
+		dotsOne(v, want, q[i*hd:(i+1)*hd], kh, ld)
+		dotsOne(nil, ref, q[i*hd:(i+1)*hd], kh, ld)
+		row := got[i*ldo : i*ldo+nk]
+		for j := range want {
+			if row[j] != want[j] {
+				t.Fatalf("dotsGroup%s head %d key %d = %g, one head %g", name, i, j, row[j], want[j])
+			}
+		}
+		for j := range ref {
+			var mag float64
+			for d := range hd {
+				mag += math.Abs(float64(q[i*hd+d]) * elem(kh[j*ld+d]))
+			}
+			if e := math.Abs(float64(row[j] - ref[j])); e > float64(hd)*0x1p-23*mag {
+				t.Fatalf("dotsGroup%s head %d key %d = %g, the Go loop %g (|diff| %.3g of %.3g)", name, i, j, row[j], ref[j], e, mag)
+			}
+		}
+	}
+
+	ldp, ldh := nk+5, hd+2
+	p := randT(r, g*ldp).F32()
+	o := randT(r, g*ldh).F32()
+	oa := append([]float32(nil), o...)
+	accG(v, oa, ldh, hd, g, p, ldp, nk, kh, ld)
+	for i := 0; i < g; i++ {
+		want := append([]float32(nil), o[i*ldh:i*ldh+hd]...)
+		ref := append([]float32(nil), want...)
+		accOne(v, want, p[i*ldp:i*ldp+nk], kh, ld)
+		accOne(nil, ref, p[i*ldp:i*ldp+nk], kh, ld)
+		row := oa[i*ldh : i*ldh+hd]
+		for d := range want {
+			if row[d] != want[d] {
+				t.Fatalf("accRowsGroup%s head %d [%d] = %g, one head %g", name, i, d, row[d], want[d])
+			}
+		}
+		for d := range ref {
+			mag := math.Abs(float64(o[i*ldh+d]))
+			for j := range nk {
+				mag += math.Abs(float64(p[i*ldp+j]) * elem(kh[j*ld+d]))
+			}
+			if e := math.Abs(float64(row[d] - ref[d])); e > float64(nk+1)*0x1p-23*mag {
+				t.Fatalf("accRowsGroup%s head %d [%d] = %g, the Go loop %g (|diff| %.3g of %.3g)", name, i, d, row[d], ref[d], e, mag)
+			}
+		}
+		if i < g-1 {
+			// the columns between heads are left alone
+			for d := hd; d < ldh; d++ {
+				if oa[i*ldh+d] != o[i*ldh+d] {
+					t.Fatalf("accRowsGroup%s wrote column %d of head %d's stride", name, d, i)
 				}
 			}
 		}

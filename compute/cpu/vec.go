@@ -43,6 +43,10 @@ type vecSet struct {
 	// values (dotsGroupBF16, accRowsGroupBF16 below)
 	dotsGroupBF16    [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
 	accRowsGroupBF16 [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+	// dotsGroup and accRowsGroup are the same over float32 rows (dots
+	// and accRows for the heads of a group)
+	dotsGroup    [4]func(out, q, k *float32, ldk, nk, hd, ldo int)
+	accRowsGroup [4]func(o, p, v *float32, ldv, nk, hd, ldo, ldp int)
 }
 
 // bulk returns how many leading elements of n the assembly of v handles.
@@ -210,6 +214,28 @@ func dotsBF16With(v *vecSet, f func(out, q *float32, k *uint16, ldk, nk, hd int)
 // shape spent most of a token in the attention), and makes every sum as
 // dotsBF16 does: the results are dotsBF16's bit for bit.
 func dotsGroupBF16(v *vecSet, out []float32, ldo int, q []float32, hd int, k []uint16, ldk, nk int) {
+	var kern [4]func(out, q *float32, k *uint16, ldk, nk, hd, ldo int)
+	if v != nil {
+		kern = v.dotsGroupBF16
+	}
+	dotsGroupWith(v, kern, dotsBF16, out, ldo, q, hd, k, ldk, nk)
+}
+
+// dotsGroup is dotsGroupBF16 over float32 key rows (a float32 cache), the
+// results dots's bit for bit.
+func dotsGroup(v *vecSet, out []float32, ldo int, q []float32, hd int, k []float32, ldk, nk int) {
+	var kern [4]func(out, q, k *float32, ldk, nk, hd, ldo int)
+	if v != nil {
+		kern = v.dotsGroup
+	}
+	dotsGroupWith(v, kern, dots, out, ldo, q, hd, k, ldk, nk)
+}
+
+// dotsGroupWith is dotsGroupBF16 and dotsGroup: kern's assembly for
+// two or three heads at a time where it has them, one (dotsBF16 or dots)
+// for the rest.
+func dotsGroupWith[T float32 | uint16](v *vecSet, kern [4]func(out, q *float32, k *T, ldk, nk, hd, ldo int),
+	one func(v *vecSet, out, q []float32, k []T, ldk int), out []float32, ldo int, q []float32, hd int, k []T, ldk, nk int) {
 	if nk == 0 || hd <= 0 || len(q) < hd {
 		return
 	}
@@ -218,12 +244,12 @@ func dotsGroupBF16(v *vecSet, out []float32, ldo int, q []float32, hd int, k []u
 	_ = k[(nk-1)*ldk+hd-1]
 	for i := 0; i < g; {
 		m := min(3, g-i)
-		if v.whole(hd) && v.dotsGroupBF16[m] != nil {
-			v.dotsGroupBF16[m](&out[i*ldo], &q[i*hd], &k[0], ldk, nk, hd, ldo)
+		if v.whole(hd) && kern[m] != nil {
+			kern[m](&out[i*ldo], &q[i*hd], &k[0], ldk, nk, hd, ldo)
 			i += m
 			continue
 		}
-		dotsBF16(v, out[i*ldo:i*ldo+nk], q[i*hd:(i+1)*hd], k, ldk)
+		one(v, out[i*ldo:i*ldo+nk], q[i*hd:(i+1)*hd], k, ldk)
 		i++
 	}
 }
@@ -233,6 +259,28 @@ func dotsGroupBF16(v *vecSet, out []float32, ldo int, q []float32, hd int, k []u
 // g, j < nk, each value row read and widened once for two or three heads
 // in the assembly, the sums accRowsBF16's bit for bit.
 func accRowsGroupBF16(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []uint16, ldv int) {
+	var kern [4]func(o, p *float32, v *uint16, ldv, nk, hd, ldo, ldp int)
+	if v != nil {
+		kern = v.accRowsGroupBF16
+	}
+	accRowsGroupWith(v, kern, accRowsBF16, o, ldo, hd, g, p, ldp, nk, rows, ldv)
+}
+
+// accRowsGroup is accRowsGroupBF16 over float32 value rows, the sums
+// accRows's bit for bit.
+func accRowsGroup(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []float32, ldv int) {
+	var kern [4]func(o, p, v *float32, ldv, nk, hd, ldo, ldp int)
+	if v != nil {
+		kern = v.accRowsGroup
+	}
+	accRowsGroupWith(v, kern, accRows, o, ldo, hd, g, p, ldp, nk, rows, ldv)
+}
+
+// accRowsGroupWith is accRowsGroupBF16 and accRowsGroup: kern's assembly
+// for two or three heads at a time where it has them, one (accRowsBF16 or
+// accRows) for the rest.
+func accRowsGroupWith[T float32 | uint16](v *vecSet, kern [4]func(o, p *float32, v *T, ldv, nk, hd, ldo, ldp int),
+	one func(v *vecSet, o, p []float32, rows []T, ldv int), o []float32, ldo, hd, g int, p []float32, ldp, nk int, rows []T, ldv int) {
 	if nk == 0 || g == 0 || hd == 0 {
 		return
 	}
@@ -241,12 +289,12 @@ func accRowsGroupBF16(v *vecSet, o []float32, ldo, hd, g int, p []float32, ldp, 
 	_ = rows[(nk-1)*ldv+hd-1]
 	for i := 0; i < g; {
 		m := min(3, g-i)
-		if v.whole(hd) && v.accRowsGroupBF16[m] != nil {
-			v.accRowsGroupBF16[m](&o[i*ldo], &p[i*ldp], &rows[0], ldv, nk, hd, ldo, ldp)
+		if v.whole(hd) && kern[m] != nil {
+			kern[m](&o[i*ldo], &p[i*ldp], &rows[0], ldv, nk, hd, ldo, ldp)
 			i += m
 			continue
 		}
-		accRowsBF16(v, o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk], rows, ldv)
+		one(v, o[i*ldo:i*ldo+hd], p[i*ldp:i*ldp+nk], rows, ldv)
 		i++
 	}
 }
