@@ -427,8 +427,18 @@ func (e *Engine) attendFewBF16(o, lv, qv []float32, kh, vh []uint16, s compute.A
 }
 
 // attnRangeKeys is the fewest keys a range of attendOne gets: below that,
-// taking a task and merging its partial softmax cost more than scoring.
-const attnRangeKeys = 32
+// handing a range to another thread and merging its partial softmax cost
+// more than scoring it, and the other thread, which would otherwise read
+// the next pass's weights ahead meanwhile (decoding), is worth more there.
+// With the bf16 products (doPairs) on the 2-core Zen 4 machine, tokens of
+// the SmolLM2-135M shape alternated in one process between this and 32
+// (ranges from 64 keys on), as the median token over the weights' read:
+// at 64-80 cached keys 0.899 against 0.862 where the two threads sit on
+// different dies (two read twice what one does), 0.950-0.966 against
+// 0.936-0.951 elsewhere; at 201-264 keys 0.866 against 0.844 and the same
+// (0.926-0.941) elsewhere. Serial up to 512 keys lost at 401-464 (0.880-0.888
+// against 0.900-0.908) and 701-764 (0.82 against 0.87).
+const attnRangeKeys = 128
 
 // attendOne is Attention for one query per sequence (decoding a token),
 // with the keys cut into one contiguous range a thread (split-K, as
