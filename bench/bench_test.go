@@ -186,6 +186,14 @@ func TestGenerate(t *testing.T) {
 	if r := res.TokensPerSec / res.LimitTokensPerSec; math.Abs(r-res.OfLimit) > 1e-9 || res.BandwidthGBs <= 0 {
 		t.Errorf("Generate: OfLimit %g, want %g; bandwidth %g", res.OfLimit, r, res.BandwidthGBs)
 	}
+	if len(res.Paired) != 7 || !(res.PairedLow <= res.PairedMedian && res.PairedMedian <= res.PairedHigh) {
+		t.Errorf("Generate: paired ratios %v, median %g, quartiles %g-%g", res.Paired, res.PairedMedian, res.PairedLow, res.PairedHigh)
+	}
+	for i, x := range res.Paired {
+		if want := res.Stream[i].Seconds() / res.Decode[i].Seconds(); x != want {
+			t.Errorf("Generate: paired ratio %d = %g, want %g", i, x, want)
+		}
+	}
 	// the tokens attend to 6..12 positions, 9 on average, of 16 keys and
 	// 16 values a layer, bf16
 	if want := int64(c.Layers * 2 * 16 * 2 * 9); res.CacheBytes != want {

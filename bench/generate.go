@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"hone/compute"
@@ -61,6 +62,15 @@ type GenerateResult struct {
 	LimitTokensPerSec float64
 	// OfLimit is TokensPerSec / LimitTokensPerSec.
 	OfLimit float64
+	// Paired are each token's read over its decoding time (Stream[i] /
+	// Decode[i]); PairedMedian, PairedLow and PairedHigh their median and
+	// quartiles. Where the machine changes speed within a run (on a VM the
+	// vCPUs' placement can change the bandwidth by half), the medians of
+	// the two series may come from different stretches of it, and OfLimit
+	// with them; the paired ratios compare each token with the read made
+	// right after it.
+	Paired                              []float64
+	PairedMedian, PairedLow, PairedHigh float64
 	// CacheBytes is what a decoded token reads of the KV cache on top of
 	// the weights, on average over the decoded tokens (every layer's keys
 	// and values of the positions it attends to); CacheLimitTokensPerSec
@@ -160,6 +170,12 @@ func Generate(e compute.Engine, m *model.Model, o GenerateOptions) (*GenerateRes
 	res.BandwidthGBs = float64(res.StreamBytes) / res.StreamMedian.Seconds() / 1e9
 	res.LimitTokensPerSec = 1 / res.StreamMedian.Seconds()
 	res.OfLimit = res.TokensPerSec / res.LimitTokensPerSec
+	for i, d := range res.Decode {
+		res.Paired = append(res.Paired, res.Stream[i].Seconds()/d.Seconds())
+	}
+	q := append([]float64(nil), res.Paired...)
+	sort.Float64s(q)
+	res.PairedMedian, res.PairedLow, res.PairedHigh = q[len(q)/2], q[len(q)/4], q[len(q)*3/4]
 	// token i (from 0) attends to Prompt+i+1 positions
 	var row int64
 	for l := range kc.K {

@@ -305,7 +305,8 @@ func runBenchGenerate(cmd *cobra.Command, f *benchModelFlags, o bench.GenerateOp
 	fmt.Fprintf(out, "decode %d tokens: median %.2f ms, %.1f tokens/s\n", o.Tokens, res.DecodeMedian.Seconds()*1000, res.TokensPerSec)
 	fmt.Fprintf(out, "weights read a token %.1f MB: median %.2f ms, %.1f GB/s, limit %.1f tokens/s\n",
 		float64(res.StreamBytes)/1e6, res.StreamMedian.Seconds()*1000, res.BandwidthGBs, res.LimitTokensPerSec)
-	fmt.Fprintf(out, "decode at %.0f%% of the bandwidth limit\n", 100*res.OfLimit)
+	fmt.Fprintf(out, "decode at %.0f%% of the bandwidth limit; per token, against the read after it: median %.0f%% (quartiles %.0f-%.0f%%)\n",
+		100*res.OfLimit, 100*res.PairedMedian, 100*res.PairedLow, 100*res.PairedHigh)
 	if res.CacheBytes*100 >= res.StreamBytes {
 		fmt.Fprintf(out, "with the KV cache a token reads %.1f MB more (mean): limit %.1f tokens/s, decode at %.0f%% of it\n",
 			float64(res.CacheBytes)/1e6, res.CacheLimitTokensPerSec, 100*res.OfCacheLimit)
