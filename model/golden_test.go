@@ -126,6 +126,23 @@ func goldenCheck(t *testing.T, run goldenRun, dir string) {
 					t.Errorf("prefill of sequence %d: logits max abs diff %.3g, want <= %.3g", bi, d, tol)
 				}
 			}
+			// and token by token, as decoding computes them (one query
+			// over the cache: in bf16 its own kernels' bf16 products)
+			for bi := 0; bi < b.B; bi++ {
+				cache := m.NewCache(b.T)
+				one := tensor.New(tensor.F32, 1, V)
+				var d float64
+				for i := 0; i < b.T; i++ {
+					if err := m.Decode(e, cache, b.IDs[bi*b.T+i:bi*b.T+i+1], one); err != nil {
+						t.Fatal(err)
+					}
+					d = max(d, maxAbsDiff(one.F32(), want[(bi*b.T+i)*V:(bi*b.T+i+1)*V]))
+				}
+				t.Logf("decoding of sequence %d: logits max abs diff %.3g", bi, d)
+				if d > tol {
+					t.Errorf("decoding of sequence %d: logits max abs diff %.3g, want <= %.3g", bi, d, tol)
+				}
+			}
 			// the loss as transformers computes it
 			b.Labels = ids32(goldenTensor(t, g, "labels"))
 			a := m.NewActivations(b.B, b.T, false)
