@@ -539,6 +539,17 @@ type attnOneTask struct {
 	nextK, nextV []byte
 }
 
+// ahead asks for share i of 2*KVHeads of the next layer's cached rows
+// (nextK, nextV; serial only): doGroups and doPairs ask for one before
+// each key head's first scores and one before each value head's sums.
+func (w *attnOneTask) ahead(i int) {
+	if ak, av := w.nextK, w.nextV; ak != nil {
+		n := 2 * w.s.KVHeads
+		prefetch(ak[len(ak)*i/n : len(ak)*(i+1)/n])
+		prefetch(av[len(av)*i/n : len(av)*(i+1)/n])
+	}
+}
+
 // do runs task t: its sequence's range of keys, every head.
 func (w *attnOneTask) do(t int) {
 	s, parts, n := &w.s, w.parts, w.n
@@ -586,20 +597,11 @@ func doGroups[T float32 | uint16](w *attnOneTask, t, b, r0, nk int, kh, vh []T,
 	defer putBuf(sb)
 	sc := sb.s[:s.Heads*nk]
 	load(kh[r0 : r0+nk*ldk])
-	// the next layer's rows (serial only), a share before each group's
-	// first scores and before each group's values
-	ahead := func(i int) {
-		if ak, av := w.nextK, w.nextV; ak != nil {
-			n := 2 * s.KVHeads
-			prefetch(ak[len(ak)*i/n : len(ak)*(i+1)/n])
-			prefetch(av[len(av)*i/n : len(av)*(i+1)/n])
-		}
-	}
 	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
 		c1 := min(nk, c0+attnBlockKeys)
 		for g := 0; g < s.KVHeads; g++ {
 			if c0 == 0 {
-				ahead(g)
+				w.ahead(g)
 			}
 			h0 := g * group
 			dotsG(fast, sc[h0*nk+c0:], nk, qv[b*ldq+h0*hd:][:group*hd], hd, kh[r0+c0*ldk+g*hd:], ldk, c1-c0)
@@ -615,7 +617,7 @@ func doGroups[T float32 | uint16](w *attnOneTask, t, b, r0, nk int, kh, vh []T,
 	}
 	load(vh[r0 : r0+nk*ldk])
 	for g := 0; g < s.KVHeads; g++ {
-		ahead(s.KVHeads + g)
+		w.ahead(s.KVHeads + g)
 		h0 := g * group
 		accG(fast, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, sc[h0*nk:], nk, nk, vh[r0+g*hd:], ldk)
 	}
@@ -645,18 +647,11 @@ func (w *attnOneTask) doPairs(t, b, r0, nk int) {
 	defer putBuf(hb)
 	sc, pb, q16 := sb.s[:s.Heads*nk], hb.s[:s.Heads*ldp], w.q16[b*ldq:(b+1)*ldq]
 	load(kh[r0 : r0+nk*ldk])
-	ahead := func(i int) {
-		if ak, av := w.nextK, w.nextV; ak != nil {
-			n := 2 * s.KVHeads
-			prefetch(ak[len(ak)*i/n : len(ak)*(i+1)/n])
-			prefetch(av[len(av)*i/n : len(av)*(i+1)/n])
-		}
-	}
 	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
 		c1 := min(nk, c0+attnBlockKeys)
 		for g := 0; g < s.KVHeads; g++ {
 			if c0 == 0 {
-				ahead(g)
+				w.ahead(g)
 			}
 			for h := g * group; h < (g+1)*group; h++ {
 				scoresBF16(kb, sc[h*nk+c0:h*nk+c1], q16[h*hd:(h+1)*hd], kh[r0+c0*ldk+g*hd:], ldk)
@@ -674,7 +669,7 @@ func (w *attnOneTask) doPairs(t, b, r0, nk int) {
 	}
 	load(vh[r0 : r0+nk*ldk])
 	for g := 0; g < s.KVHeads; g++ {
-		ahead(s.KVHeads + g)
+		w.ahead(s.KVHeads + g)
 		h0 := g * group
 		accPairsBF16(kb, part[(t*s.Heads+h0)*stride+2:], stride, hd, group, pb[h0*ldp:], ldp, nk, vh[r0+g*hd:], ldk)
 	}
