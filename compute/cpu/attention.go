@@ -647,11 +647,15 @@ func (w *attnOneTask) doPairs(t, b, r0, nk int) {
 	// (scores of -Inf, probabilities 0), so that one call of the softmax
 	// tile kernel takes up to sixteen heads
 	stride, ld := hd+2, (nk+15)&^15
-	sb := getBuf[float32](s.Heads * ld)
+	sb := getBuf[float32](s.Heads*ld + 32)
 	defer putBuf(sb)
 	hb := getBuf[uint16](s.Heads * ld)
 	defer putBuf(hb)
+	db := getBuf[float64](16)
+	defer putBuf(db)
 	sc, pb, q16 := sb.s[:s.Heads*ld], hb.s[:s.Heads*ld], w.q16[b*ldq:(b+1)*ldq]
+	// the softmax's maxima (in and out) and sums, sixteen heads a call
+	m, mo, sums := sb.s[s.Heads*ld:][:16], sb.s[s.Heads*ld+16:][:16], db.s[:16]
 	load(kh[r0 : r0+nk*ldk])
 	for c0 := 0; c0 < nk; c0 += attnBlockKeys {
 		c1 := min(nk, c0+attnBlockKeys)
@@ -664,8 +668,6 @@ func (w *attnOneTask) doPairs(t, b, r0, nk int) {
 			}
 		}
 	}
-	var m, mo [16]float32
-	var sums [16]float64
 	for h0 := 0; h0 < s.Heads; h0 += 16 {
 		rows := min(16, s.Heads-h0)
 		for i := range rows {

@@ -15,13 +15,13 @@ import (
 // empties at every collection.
 
 // buf is a 64-byte aligned scratch slice from a free list.
-type buf[E float32 | uint16] struct {
+type buf[E float32 | uint16 | float64] struct {
 	s   []E
 	raw []E
 }
 
 // freeList keeps returned buffers for reuse, best fit first.
-type freeList[E float32 | uint16] struct {
+type freeList[E float32 | uint16 | float64] struct {
 	mu   sync.Mutex
 	free []*buf[E]
 }
@@ -37,6 +37,7 @@ const (
 var (
 	freeF32 freeList[float32]
 	freeU16 freeList[uint16]
+	freeF64 freeList[float64]
 )
 
 // get returns a buffer of at least n elements. A kept buffer serves when it
@@ -98,20 +99,25 @@ func (f *freeList[E]) put(b *buf[E]) {
 }
 
 // getBuf returns scratch of at least n elements (contents undefined).
-func getBuf[E float32 | uint16](n int) *buf[E] {
+func getBuf[E float32 | uint16 | float64](n int) *buf[E] {
 	var e E
-	if unsafe.Sizeof(e) == 4 {
+	switch unsafe.Sizeof(e) {
+	case 4:
 		return any(freeF32.get(n)).(*buf[E])
+	case 8:
+		return any(freeF64.get(n)).(*buf[E])
 	}
 	return any(freeU16.get(n)).(*buf[E])
 }
 
 // putBuf returns scratch to its free list.
-func putBuf[E float32 | uint16](b *buf[E]) {
+func putBuf[E float32 | uint16 | float64](b *buf[E]) {
 	switch x := any(b).(type) {
 	case *buf[float32]:
 		freeF32.put(x)
 	case *buf[uint16]:
 		freeU16.put(x)
+	case *buf[float64]:
+		freeF64.put(x)
 	}
 }
