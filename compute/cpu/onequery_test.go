@@ -21,16 +21,7 @@ func roundAll(x []float32) []uint16 {
 // onequeryKernels returns the bf16 kernel sets with the one-query
 // attention's assembly, skipping where there is none.
 func onequeryKernels(t *testing.T) map[string]*bf16Kernel {
-	ks := map[string]*bf16Kernel{}
-	for _, k := range availableKernels() {
-		if k.bf16 != nil && k.bf16.scores != nil {
-			ks[k.name] = k.bf16
-		}
-	}
-	if len(ks) == 0 {
-		t.Skip("no one-query bf16 kernels on this CPU (needs AVX512_BF16)")
-	}
-	return ks
+	return bf16KernelsWith(t, "the one-query attention's kernels", func(k *bf16Kernel) bool { return k.scores != nil })
 }
 
 // TestScoresBF16 checks scoresBF16 at awkward numbers of keys (the

@@ -573,14 +573,20 @@ func TestRankKFourRows(t *testing.T) {
 // bf16Kernels returns the bf16 kernels of this CPU that have the tiled
 // attention's value kernel, by kernel set, skipping when there are none.
 func bf16Kernels(t *testing.T) map[string]*bf16Kernel {
+	return bf16KernelsWith(t, "the tiled attention's value kernel", func(k *bf16Kernel) bool { return k.accTile4 != nil })
+}
+
+// bf16KernelsWith returns the bf16 kernels of this CPU that have what has
+// checks for (named what), by kernel set, skipping when there are none.
+func bf16KernelsWith(t *testing.T, what string, has func(*bf16Kernel) bool) map[string]*bf16Kernel {
 	ks := map[string]*bf16Kernel{}
 	for _, k := range availableKernels() {
-		if k.bf16 != nil && k.bf16.accTile4 != nil {
+		if k.bf16 != nil && has(k.bf16) {
 			ks[k.name] = k.bf16
 		}
 	}
 	if len(ks) == 0 {
-		t.Skip("no bf16 value kernel on this CPU (needs AVX512_BF16)")
+		t.Skipf("no bf16 kernel with %s on this CPU (needs AVX512_BF16)", what)
 	}
 	return ks
 }
