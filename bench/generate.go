@@ -47,9 +47,10 @@ type GenerateResult struct {
 	Decode       []time.Duration
 	DecodeMedian time.Duration
 	TokensPerSec float64
-	// StreamBytes is what one token must read: every projection of every
-	// layer and the LM head (norms, the KV cache and one embedding row are
-	// left out: a fraction of a percent at short contexts).
+	// StreamBytes is what one token must read of the weights: every
+	// projection of every layer and the LM head (norms and one embedding
+	// row are left out, a fraction of a percent; the KV cache is
+	// CacheBytes).
 	StreamBytes int64
 	// Stream are the times of reading those weights once, measured after
 	// each decoded token so that both see the same machine; StreamMedian is
