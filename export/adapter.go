@@ -2,6 +2,8 @@ package export
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,6 +34,9 @@ func WriteAdapterGGUF(path string, s *lora.Set, c *model.Config) error {
 	alpha := s.Config.Alpha
 	if alpha <= 0 {
 		alpha = float64(s.Adapters[0].Scale) * float64(s.Adapters[0].Rank())
+	}
+	if !(alpha > 0) || math.IsInf(alpha, 0) {
+		return fmt.Errorf("GGUF adapter %s: lora alpha %v (scale %v): want a positive number for %s", path, s.Config.Alpha, s.Adapters[0].Scale, keyAdapterAlpha)
 	}
 	meta := &gguf.Metadata{}
 	meta.Set(gguf.KeyArchitecture, arch)
@@ -114,13 +119,28 @@ func qkHeads(arch string, c *model.Config, name string) int {
 
 // ReadAdapterGGUF reads a llama.cpp LoRA adapter file for model m and
 // attaches it, reporting every tensor that does not fit at once. Each
-// adapter's scale is adapter.lora.alpha / r, as llama.cpp applies it.
+// adapter's scale is adapter.lora.alpha / r, as llama.cpp applies it; the
+// alpha must be a positive number (llama.cpp reads 0 as "no alpha
+// scaling", which hone does not guess at, and hone's PEFT configs hold
+// alpha to the same rule).
 func ReadAdapterGGUF(path string, m *model.Model) (*lora.Set, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	set, err := readAdapterGGUF(f, m)
+	if err != nil {
+		return nil, err
+	}
+	set.Attach(m)
+	return set, nil
+}
+
+// readAdapterGGUF is ReadAdapterGGUF on a parsed file, without attaching
+// the adapters. They own their memory: f may be closed afterwards.
+func readAdapterGGUF(f *gguf.File, m *model.Model) (*lora.Set, error) {
+	path := f.Path
 	if t, err := f.Meta.String(keyGeneralType); err != nil || t != "adapter" {
 		return nil, fmt.Errorf("%s: general.type is not \"adapter\": not a GGUF adapter file", path)
 	}
@@ -130,6 +150,9 @@ func ReadAdapterGGUF(path string, m *model.Model) (*lora.Set, error) {
 	alpha, err := f.Meta.Float(keyAdapterAlpha)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if alpha <= 0 || math.IsNaN(alpha) || math.IsInf(alpha, 0) {
+		return nil, fmt.Errorf("%s: key %s = %v: want a positive number", path, keyAdapterAlpha, alpha)
 	}
 	arch, err := f.Meta.String(gguf.KeyArchitecture)
 	if err != nil {
@@ -157,17 +180,27 @@ func ReadAdapterGGUF(path string, m *model.Model) (*lora.Set, error) {
 			problems = append(problems, fmt.Sprintf("%s names no projection of the model", ti.Name))
 			continue
 		}
-		seen[base+".lora_b"] = true
-		A, errA := f.TensorF32(ti.Name)
-		B, errB := f.TensorF32(base + ".lora_b")
-		if errA != nil || errB != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", base, errorsJoin(errA, errB)))
+		bName := base + ".lora_b"
+		seen[bName] = true
+		bi, ok := f.Info(bName)
+		if !ok {
+			problems = append(problems, ti.Name+" has no lora_b")
 			continue
 		}
+		// shapes first, from the tensor infos: nothing is read for a
+		// tensor that does not fit
 		out, in := lin.Dims()
-		r := A.Shape[0]
-		if len(A.Shape) != 2 || len(B.Shape) != 2 || A.Shape[1] != in || B.Shape[0] != out || B.Shape[1] != r {
-			problems = append(problems, fmt.Sprintf("%s: lora_a %v and lora_b %v do not fit a [%d, %d] projection", base, A.Shape, B.Shape, out, in))
+		as, bs := ti.Shape, bi.Shape
+		if len(as) != 2 || len(bs) != 2 || as[0] < 1 || as[1] != in || bs[0] != out || bs[1] != as[0] {
+			problems = append(problems, fmt.Sprintf("%s %v and %s %v do not fit a [%d, %d] projection (want [r, %d] and [%d, r], r >= 1)",
+				ti.Name, as, bName, bs, out, in, in, out))
+			continue
+		}
+		r := as[0]
+		A, errA := f.TensorF32(ti.Name)
+		B, errB := f.TensorF32(bName)
+		if errA != nil || errB != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", base, errorsJoin(errA, errB)))
 			continue
 		}
 		if heads := qkHeads(arch, c, module); heads > 0 {
@@ -179,6 +212,9 @@ func ReadAdapterGGUF(path string, m *model.Model) (*lora.Set, error) {
 			B = dst
 		}
 		set.Config.R = r
+		if short := module[strings.LastIndex(module, ".")+1:]; !slices.Contains(set.Config.Targets, short) {
+			set.Config.Targets = append(set.Config.Targets, short)
+		}
 		set.Adapters = append(set.Adapters, &lora.Adapter{Name: module, A: A, B: B, Scale: float32(alpha / float64(r))})
 	}
 	for _, ti := range f.Tensors {
@@ -192,10 +228,10 @@ func ReadAdapterGGUF(path string, m *model.Model) (*lora.Set, error) {
 	if len(set.Adapters) == 0 {
 		return nil, fmt.Errorf("%s: adapter has no LoRA tensors", path)
 	}
+	sort.Strings(set.Config.Targets)
 	sort.SliceStable(set.Adapters, func(i, j int) bool {
 		return moduleOrder(c, set.Adapters[i].Name) < moduleOrder(c, set.Adapters[j].Name)
 	})
-	set.Attach(m)
 	return set, nil
 }
 

@@ -31,6 +31,20 @@ func (s *ggufSource) Names() []string {
 	return out
 }
 
+// Shape returns the shape of the tensor serving name, from the file's
+// tensor info (model.LoadWeights checks shapes through it before reading).
+func (s *ggufSource) Shape(name string) ([]int, error) {
+	gn, ok := s.names[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor for %s", s.f.Path, name)
+	}
+	ti, ok := s.f.Info(gn)
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor %s", s.f.Path, gn)
+	}
+	return append([]int(nil), ti.Shape...), nil
+}
+
 func (s *ggufSource) Tensor(name string) (*tensor.Tensor, error) {
 	gn, ok := s.names[name]
 	if !ok {
@@ -150,7 +164,8 @@ func readGGUF(f *gguf.File, prec model.Precision) (*Bundle, error) {
 	data, _ := json.Marshal(cfg)
 	c, err := model.ParseConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: metadata gives an invalid config: %w", f.Path, err)
+		return nil, fmt.Errorf("%s: metadata gives an invalid config (hidden_size is %s, intermediate_size %s, num_hidden_layers %s, num_attention_heads %s, num_key_value_heads %s, head_dim %s, vocab_size the rows of token_embd.weight): %w",
+			f.Path, k.EmbeddingLength, k.FeedForwardLength, k.BlockCount, k.HeadCount, k.HeadCountKV, k.KeyLength, err)
 	}
 	src := &ggufSource{f: f, c: c, arch: h.Arch, names: map[string]string{}}
 	var unknown []string

@@ -307,6 +307,21 @@ func TokenizerFromMeta(meta gguf.TokenizerMeta, addSpace bool) (*tokenizer.Token
 	if n == 0 {
 		return nil, errors.New("GGUF tokenizer has no tokens")
 	}
+	// gguf.ReadTokenizer checks these; a hand-made meta may not have been
+	if meta.Scores != nil && len(meta.Scores) != n {
+		return nil, fmt.Errorf("GGUF key %s has %d entries for %d tokens", gguf.KeyTokenScores, len(meta.Scores), n)
+	}
+	if meta.TokenTypes != nil && len(meta.TokenTypes) != n {
+		return nil, fmt.Errorf("GGUF key %s has %d entries for %d tokens", gguf.KeyTokenTypes, len(meta.TokenTypes), n)
+	}
+	for _, id := range []struct {
+		key string
+		id  int
+	}{{gguf.KeyBOSID, meta.BOS}, {gguf.KeyEOSID, meta.EOS}, {gguf.KeyUnknownID, meta.Unknown}, {gguf.KeyPaddingID, meta.Pad}} {
+		if id.id >= n {
+			return nil, fmt.Errorf("GGUF key %s = %d, but there are %d tokens", id.key, id.id, n)
+		}
+	}
 	typ := func(i int) int32 {
 		if meta.TokenTypes == nil {
 			return gguf.TokenNormal

@@ -302,6 +302,36 @@ func TestWriterIsAtomic(t *testing.T) {
 	}
 }
 
+// TestCreateRelativePath: a bare file name puts the temporary in the
+// working folder, beside the destination, not in $TMPDIR (which may be on
+// another filesystem, where the final rename fails).
+func TestCreateRelativePath(t *testing.T) {
+	work, tmp := t.TempDir(), t.TempDir()
+	t.Chdir(work)
+	t.Setenv("TMPDIR", tmp)
+	w, err := Create("out.gguf", nil, []TensorSpec{{"a", []int{4}, F32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("Create(out.gguf) put %s in $TMPDIR, want the temporary beside the destination", ents[0].Name())
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), ".out.gguf.tmp-") {
+		t.Errorf("Create(out.gguf): working folder holds %v, want one temporary .out.gguf.tmp-*", ents)
+	}
+	if err := w.WriteF32("a", make([]float32, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(filepath.Join(work, "out.gguf"))
+	if err != nil {
+		t.Fatalf("Open(out.gguf) after Close: %v", err)
+	}
+	f.Close()
+}
+
 func TestCreateRejects(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.gguf")
 	bad := &Metadata{}
@@ -409,6 +439,8 @@ func TestParseRejects(t *testing.T) {
 		{"rows not blocks", withData(tinfo("q", []uint64{31, 2}, Q8_0, 0), 256), `tensor "q" of type Q8_0`},
 		{"too many dims", withData(tinfo("d", []uint64{1, 1, 1, 1, 1}, F32, 0), 64), `tensor "d" has 5 dimensions`},
 		{"overflow", withData(tinfo("o", []uint64{1 << 40, 1 << 40}, F32, 0), 64), `tensor "o": dimensions`},
+		{"zero hides a huge dim", withData(tinfo("z", []uint64{0, 1 << 63}, F32, 0), 64), `tensor "z": dimensions`},
+		{"zero hides a huge product", withData(tinfo("zp", []uint64{1 << 40, 0, 1 << 40}, F32, 0), 64), `tensor "zp": dimensions`},
 		{"misaligned", withData(tinfo("m", []uint64{4}, F32, 4), 64), `tensor "m": data offset 4`},
 		{"past end", withData(tinfo("p", []uint64{64}, F32, 0), 100), `tensor "p": 256 bytes`},
 		{"long name", withData(tinfo(strings.Repeat("x", 64), []uint64{1}, F32, 0), 64), "want 1 to 63 bytes"},
@@ -469,12 +501,24 @@ func FuzzParse(f *testing.F) {
 	f.Add(valid[:100])
 	f.Add((&build{}).head(0, 1).str("k").u32(uint32(TypeArray)).u32(uint32(TypeArray)).u64(2).Bytes())
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	zero := (&build{}).head(1, 0).str("z").u32(2).u64(0).u64(1 << 62).u32(uint32(F32)).u64(0)
+	for zero.Len()%32 != 0 {
+		zero.WriteByte(0)
+	}
+	f.Add(zero.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := Parse("fuzz.gguf", b)
 		if err != nil {
 			return
 		}
 		for _, ti := range file.Tensors {
+			span := int64(1)
+			for _, d := range ti.Shape {
+				if d < 0 || span > math.MaxInt64/16/int64(max(d, 1)) {
+					t.Fatalf("tensor %q: shape %v accepted", ti.Name, ti.Shape)
+				}
+				span *= int64(max(d, 1))
+			}
 			if ti.Size > int64(len(b)) {
 				t.Fatalf("tensor %q of %d bytes accepted from a %d-byte file", ti.Name, ti.Size, len(b))
 			}

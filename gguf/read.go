@@ -389,17 +389,19 @@ func (r *reader) tensorInfo(i int) TensorInfo {
 		r.fail("tensor %q has unknown or unsupported ggml type %d", ti.Name, uint32(ti.Type))
 		return ti
 	}
-	// element count and size must be representable; the size is then
-	// checked against the file by the caller
-	numel := uint64(1)
-	for j, d := range ne {
-		hi, lo := bits.Mul64(numel, d)
+	// element count and size must be representable, and so must every
+	// dimension and every product of dimensions (a zero dimension must not
+	// hide a huge one: [0, 1<<63] has no elements but a negative width);
+	// the size is then checked against the file by the caller
+	numel, span := uint64(1), uint64(1) // span: the product of the non-zero dimensions
+	for _, d := range ne {
+		hi, lo := bits.Mul64(span, max(d, 1))
 		if hi != 0 || lo > math.MaxInt64/16 {
-			r.fail("tensor %q: dimensions %v overflow", ti.Name, ne)
+			r.fail("tensor %q: dimensions %v are too large (their product must stay below %d)", ti.Name, ne, uint64(math.MaxInt64/16))
 			return ti
 		}
-		numel = lo
-		_ = j
+		span = lo
+		numel *= d // no larger than span
 	}
 	bl := uint64(ti.Type.BlockLen())
 	if nd > 0 && ne[0]%bl != 0 {

@@ -78,10 +78,15 @@ func Create(path string, meta *Metadata, specs []TensorSpec) (*Writer, error) {
 		meta = m
 	}
 
+	// the temporary goes beside path, so that Close renames within one
+	// filesystem; an empty dir would mean os.TempDir, not the working folder
 	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
+		return nil, fmt.Errorf("gguf: %s: %w", path, err)
 	}
 	w := &Writer{path: path, tmp: f.Name(), f: f, w: bufio.NewWriterSize(f, 1<<20), align: align,
 		specs: append([]TensorSpec(nil), specs...), sizes: sizes}

@@ -1,6 +1,11 @@
 package hub
 
 import (
+	"encoding/json"
+	"path"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,22 +67,92 @@ func TestParseRepoInfo(t *testing.T) {
 	}
 }
 
+// FuzzParseRepoInfo checks ParseRepoInfo's contract with properties
+// computed independently of its own validation: every accepted file name is
+// already in path.Clean form, relative, free of '..' elements, backslashes
+// and NULs, and joined under a snapshot folder the way Pull joins it stays
+// inside that folder; names are unique; checksums are lowercase hex of the
+// right length; sizes are known for LFS files; and writing the info back
+// as the Hub's JSON and parsing that gives the same info.
 func FuzzParseRepoInfo(f *testing.F) {
 	f.Add([]byte(`{"id":"o/n","sha":"` + commitA + `","siblings":[{"rfilename":"config.json","blobId":"` + commitB + `","size":12}]}`))
 	f.Add([]byte(`{"sha":"` + commitA + `","siblings":[{"rfilename":"a/b","lfs":{"sha256":"` + strings.Repeat("0", 64) + `","size":3}}]}`))
+	f.Add([]byte(`{"modelId":"m","sha":"` + commitA + `","siblings":[{"rfilename":"ok","blobId":"` + strings.ToUpper(commitB) + `","size":0}]}`))
+	for _, bad := range []string{"x/./y", "x//y", "x/", "x\\y", "../x"} {
+		f.Add([]byte(`{"sha":"` + commitA + `","siblings":[{"rfilename":"` + bad + `"}]}`))
+	}
 	f.Add([]byte(`{"sha":1}`))
+	root := filepath.Join(string(filepath.Separator)+"cache", "snapshots", commitA)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := ParseRepoInfo(data)
 		if err != nil {
 			return
 		}
+		if len(info.SHA) != 40 || strings.Trim(info.SHA, "0123456789abcdef") != "" {
+			t.Fatalf("accepted commit %q", info.SHA)
+		}
+		seen := map[string]bool{}
 		for _, file := range info.Files {
-			if validFileName(file.Name) != nil || strings.Contains(file.Name, "..") && containsDotDot(file.Name) {
-				t.Fatalf("accepted unsafe file name %q", file.Name)
+			n := file.Name
+			if n == "" || path.Clean(n) != n || path.IsAbs(n) || n == ".." || strings.HasPrefix(n, "../") ||
+				strings.ContainsAny(n, "\\\x00") || slices.Contains(strings.Split(n, "/"), "..") {
+				t.Fatalf("accepted unsafe file name %q", n)
 			}
-			if e := file.ETag(); e != "" && !isHex(e, 40) && !isHex(e, 64) {
-				t.Fatalf("accepted ETag %q", e)
+			if p := filepath.Join(root, filepath.FromSlash(n)); !strings.HasPrefix(p, root+string(filepath.Separator)) {
+				t.Fatalf("file name %q lands at %s, outside %s", n, p, root)
 			}
+			if seen[n] {
+				t.Fatalf("file name %q accepted twice", n)
+			}
+			seen[n] = true
+			for _, h := range []struct {
+				v string
+				n int
+			}{{file.BlobID, 40}, {file.SHA256, 64}} {
+				if h.v != "" && (len(h.v) != h.n || strings.Trim(h.v, "0123456789abcdef") != "") {
+					t.Fatalf("%s: accepted checksum %q", n, h.v)
+				}
+			}
+			if file.Size < -1 || file.SHA256 != "" && file.Size < 0 {
+				t.Fatalf("%s: size %d", n, file.Size)
+			}
+		}
+		// back to the Hub's JSON, and parsed again
+		type lfs struct {
+			SHA256 string `json:"sha256"`
+			Size   int64  `json:"size"`
+		}
+		type sibling struct {
+			RFilename string `json:"rfilename"`
+			BlobID    string `json:"blobId,omitempty"`
+			Size      *int64 `json:"size,omitempty"`
+			LFS       *lfs   `json:"lfs,omitempty"`
+		}
+		wire := struct {
+			ID       string    `json:"id"`
+			SHA      string    `json:"sha"`
+			Siblings []sibling `json:"siblings"`
+		}{ID: info.ID, SHA: info.SHA}
+		for _, file := range info.Files {
+			s := sibling{RFilename: file.Name, BlobID: file.BlobID}
+			if file.Size >= 0 {
+				s.Size = &file.Size
+			}
+			if file.SHA256 != "" {
+				s.LFS = &lfs{file.SHA256, file.Size}
+			}
+			wire.Siblings = append(wire.Siblings, s)
+		}
+		again, err := json.Marshal(wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info2, err := ParseRepoInfo(again)
+		if err != nil {
+			t.Fatalf("re-serialised info rejected: %v\n%s", err, again)
+		}
+		if !reflect.DeepEqual(info, info2) {
+			t.Fatalf("re-serialised info parses to %+v, want %+v", info2, info)
 		}
 	})
 }

@@ -73,9 +73,20 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("lora init: %q, want kaiming or gaussian", c.Init)
 	}
-	for k, r := range c.RankPattern {
-		if r <= 0 {
+	for _, k := range sortedKeys(c.RankPattern) {
+		if r := c.RankPattern[k]; r <= 0 {
 			return fmt.Errorf("lora rank_pattern[%q]: %d, want a positive rank", k, r)
+		}
+		if _, err := patternRegexp(k); err != nil {
+			return fmt.Errorf("lora rank_pattern[%q]: the key is not a regular expression hone can match: %v", k, err)
+		}
+	}
+	for _, k := range sortedKeys(c.AlphaPattern) {
+		if a := c.AlphaPattern[k]; a <= 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+			return fmt.Errorf("lora alpha_pattern[%q]: %v, want a positive number", k, a)
+		}
+		if _, err := patternRegexp(k); err != nil {
+			return fmt.Errorf("lora alpha_pattern[%q]: the key is not a regular expression hone can match: %v", k, err)
 		}
 	}
 	return nil
@@ -105,11 +116,17 @@ func (c *Config) Targeted(module string) bool {
 // patternMatch is PEFT's rule for rank_pattern/alpha_pattern keys: the key
 // matches the module name or a dotted suffix of it.
 func patternMatch(key, module string) bool {
-	re, err := regexp.Compile(`^(.*\.)?(` + key + `)$`)
+	re, err := patternRegexp(key)
 	if err != nil {
 		return false
 	}
 	return re.MatchString(module)
+}
+
+// patternRegexp compiles a rank_pattern/alpha_pattern key as patternMatch
+// uses it.
+func patternRegexp(key string) (*regexp.Regexp, error) {
+	return regexp.Compile(`^(.*\.)?(` + key + `)$`)
 }
 
 // RankAlpha returns the rank and alpha of one module, after the patterns.
@@ -178,6 +195,11 @@ func ReadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseConfig(data, path)
+}
+
+// parseConfig interprets the bytes of the adapter_config.json at path.
+func parseConfig(data []byte, path string) (*Config, error) {
 	var p peftConfig
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	if err := dec.Decode(&p); err != nil {

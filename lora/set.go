@@ -122,28 +122,59 @@ func (s *Set) NumParams() int64 {
 }
 
 // Save writes the adapters as a PEFT folder: adapter_config.json and
-// adapter_model.safetensors, each atomically.
+// adapter_model.safetensors. The config is validated and encoded before
+// anything is written, both files are written under temporary names, and
+// they are renamed into place only when both are complete, so a failure
+// leaves the folder's previous pair as it was (the renames themselves, two
+// steps within one folder, are the only window).
 func (s *Set) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	cfgPath, weightsPath := configPath(dir), filepath.Join(dir, "adapter_model.safetensors")
+	cfg := s.Config
+	if cfg.RankPattern == nil {
+		cfg.RankPattern = map[string]int{}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	data, err := cfg.peftJSON()
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	var named []safetensors.Named
 	for _, p := range s.Params() {
 		named = append(named, safetensors.Named{Name: p.Name, Tensor: p.Value.ToF32()})
 	}
 	sort.Slice(named, func(i, j int) bool { return named[i].Name < named[j].Name })
-	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), named, map[string]string{"format": "pt"}); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfg := s.Config
-	if cfg.RankPattern == nil {
-		cfg.RankPattern = map[string]int{}
-	}
-	data, err := cfg.peftJSON()
+	cf, err := atomicfile.Create(cfgPath)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(configPath(dir), data)
+	defer cf.Abort()
+	if _, err := cf.Write(data); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	if err := cf.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	// the weights go to a name of their own first (safetensors.Write is
+	// atomic for that name), and are renamed over the old ones last
+	wf, err := os.CreateTemp(dir, ".adapter_model.safetensors.new*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", weightsPath, err)
+	}
+	tmp := wf.Name()
+	wf.Close()
+	defer os.Remove(tmp) // nothing left to remove once renamed
+	if err := safetensors.Write(tmp, named, map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("%s: %w", weightsPath, err)
+	}
+	if err := os.Rename(tmp, weightsPath); err != nil {
+		return fmt.Errorf("%s: %w", weightsPath, err)
+	}
+	return cf.Commit()
 }
 
 // Load reads a PEFT adapter folder for model m, checking every tensor's name
@@ -166,6 +197,17 @@ func Load(dir string, m *model.Model) (*Set, error) {
 		return nil, err
 	}
 	defer st.Close()
+	s, err := load(dir, cfg, st, m)
+	if err != nil {
+		return nil, err
+	}
+	s.Attach(m)
+	return s, nil
+}
+
+// load is Load on a parsed config and weights file, without attaching the
+// adapters; they own their memory, so st may be closed afterwards.
+func load(dir string, cfg *Config, st *safetensors.File, m *model.Model) (*Set, error) {
 	have := map[string]bool{}
 	for _, n := range st.Names() {
 		have[n] = true
@@ -201,6 +243,12 @@ func Load(dir string, m *model.Model) (*Set, error) {
 				problems = append(problems, fmt.Sprintf("%s has shape %v, the model wants %v", k.key, t.Shape, k.shape))
 				continue
 			}
+			switch t.DType {
+			case tensor.F32, tensor.BF16, tensor.F16, tensor.F64:
+			default:
+				problems = append(problems, fmt.Sprintf("%s has dtype %v, want a float type", k.key, t.DType))
+				continue
+			}
 			*k.dst = t.ToF32().Clone()
 		}
 		if a.A != nil && a.B != nil {
@@ -223,7 +271,6 @@ func Load(dir string, m *model.Model) (*Set, error) {
 	if len(s.Adapters) == 0 {
 		return nil, fmt.Errorf("%s: adapter has no LoRA tensors", dir)
 	}
-	s.Attach(m)
 	return s, nil
 }
 

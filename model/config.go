@@ -189,10 +189,108 @@ func ParseConfig(data []byte) (*Config, error) {
 			c.Quant = &QuantConfig{Format: format, Double: dq}
 		}
 	}
+	if len(r.errs) == 0 {
+		if err := c.checkSize(); err != nil {
+			r.errs = append(r.errs, err.Error())
+		}
+	}
 	if len(r.errs) > 0 {
 		return nil, errors.New(joinErrs(r.errs))
 	}
 	return c, nil
+}
+
+// Bounds on the size of model a config may describe, so that a corrupt or
+// hostile config.json (or GGUF metadata) is a clear error rather than an
+// overflowing size or a request for terabytes of memory.
+const (
+	// maxLayers bounds num_hidden_layers (the deepest released models have
+	// a few hundred).
+	maxLayers = 1 << 16
+	// maxParams bounds the parameter count, and the element count of any one
+	// weight: about 1.1 trillion.
+	maxParams = 1 << 40
+)
+
+// satMul returns a*b for non-negative a and b, saturating at 1<<62 so that
+// it never overflows.
+func satMul(a, b int64) int64 {
+	const limit = 1 << 62
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > limit/b {
+		return limit
+	}
+	return a * b
+}
+
+// satAdd returns a+b for non-negative a and b, saturating at 1<<62.
+func satAdd(a, b int64) int64 {
+	const limit = 1 << 62
+	if a > limit-b {
+		return limit
+	}
+	return a + b
+}
+
+// checkSize reports, naming the config keys, a config whose dimensions are
+// negative, whose weights would hold more elements than hone can address,
+// or whose layer count is implausible; with it passed, every tensor size
+// computed from the config fits in an int.
+func (c *Config) checkSize() error {
+	dims := []struct {
+		key string
+		v   int
+	}{
+		{"hidden_size", c.Hidden}, {"intermediate_size", c.Intermediate}, {"num_hidden_layers", c.Layers},
+		{"num_attention_heads", c.Heads}, {"num_key_value_heads", c.KVHeads}, {"head_dim", c.HeadDim},
+		{"vocab_size", c.Vocab},
+	}
+	for _, d := range dims {
+		if d.v < 0 || int64(d.v) > maxParams {
+			return fmt.Errorf("key %q: %d is out of range (0 to %d)", d.key, d.v, int64(maxParams))
+		}
+	}
+	if c.Layers > maxLayers {
+		return fmt.Errorf("key \"num_hidden_layers\": %d layers, more than hone loads (at most %d)", c.Layers, maxLayers)
+	}
+	h, hd := int64(c.Hidden), int64(c.HeadDim)
+	q, kv := satMul(int64(c.Heads), hd), satMul(int64(c.KVHeads), hd)
+	f, v := int64(c.Intermediate), int64(c.Vocab)
+	mats := []struct {
+		keys string
+		n    int64
+	}{
+		{"vocab_size × hidden_size", satMul(v, h)},
+		{"num_attention_heads × head_dim × hidden_size", satMul(q, h)},
+		{"num_key_value_heads × head_dim × hidden_size", satMul(kv, h)},
+		{"intermediate_size × hidden_size", satMul(f, h)},
+	}
+	for _, m := range mats {
+		if m.n > maxParams {
+			return fmt.Errorf("keys %s: a weight of %s elements, more than hone loads (at most %d)", m.keys, approx(m.n), int64(maxParams))
+		}
+	}
+	// per layer: q, k, v, o, gate, up, down, with room for norms and biases
+	layer := satAdd(satMul(2, mats[1].n), satMul(2, mats[2].n))
+	layer = satAdd(layer, satMul(3, mats[3].n))
+	layer = satAdd(layer, satAdd(satMul(4, h), satAdd(satMul(2, q), satAdd(satMul(2, kv), satAdd(satMul(2, f), satMul(2, hd))))))
+	total := satAdd(satMul(int64(c.Layers), layer), satMul(2, mats[0].n))
+	if total > maxParams {
+		return fmt.Errorf("keys hidden_size %d, intermediate_size %d, num_hidden_layers %d, num_attention_heads %d, num_key_value_heads %d, head_dim %d and vocab_size %d describe %s parameters, more than hone loads (at most %d)",
+			c.Hidden, c.Intermediate, c.Layers, c.Heads, c.KVHeads, c.HeadDim, c.Vocab, approx(total), int64(maxParams))
+	}
+	return nil
+}
+
+// approx prints a saturated count: "more than 4611686018427387904" when it
+// hit satMul's limit.
+func approx(n int64) string {
+	if n >= 1<<62 {
+		return fmt.Sprintf("more than %d", int64(1<<62))
+	}
+	return fmt.Sprint(n)
 }
 
 func isCausalLM(arch string) bool {

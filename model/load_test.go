@@ -2,6 +2,8 @@ package model_test
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -80,6 +82,108 @@ func TestLoadWeightsArena(t *testing.T) {
 			if c.TieEmbeddings && w.LMHead != w.Embed {
 				t.Errorf("%s %v: tied LM head is not the embedding", family, prec)
 			}
+		}
+	}
+}
+
+// shapeSource is a source that also tells shapes without reading, as
+// safetensors.Set does, and counts the tensors read.
+type shapeSource struct {
+	source
+	shapes map[string][]int
+	reads  int
+}
+
+func (s *shapeSource) Shape(name string) ([]int, error) {
+	sh, ok := s.shapes[name]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	return sh, nil
+}
+
+func (s *shapeSource) Tensor(name string) (*tensor.Tensor, error) {
+	s.reads++
+	return s.source.Tensor(name)
+}
+
+// TestLoadWeightsHugeConfig: a config whose sizes overflow or exceed what
+// hone loads is an error naming the keys, never a panic in the arena.
+func TestLoadWeightsHugeConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(c *model.Config)
+		want string
+	}{
+		{"overflowing product", func(c *model.Config) {
+			c.Hidden, c.Intermediate, c.HeadDim, c.Vocab = 1<<32, 1<<32, 1<<32, 1<<32
+		}, "hidden_size"},
+		{"huge vocabulary", func(c *model.Config) { c.Vocab = 1 << 40 }, "vocab_size"},
+		{"deep", func(c *model.Config) { c.Layers = 1 << 32 }, "num_hidden_layers"},
+		{"negative", func(c *model.Config) { c.Intermediate = -1 }, "intermediate_size"},
+	} {
+		c := tinyConfig("llama")
+		tc.edit(c)
+		_, err := model.LoadWeights(c, &source{}, model.FP32)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: LoadWeights = %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestLoadWeightsChecksShapesFirst: when the source can tell shapes, a
+// config that claims more than the checkpoint holds fails before anything
+// is read or allocated for the weights, reporting every mismatch.
+func TestLoadWeightsChecksShapesFirst(t *testing.T) {
+	c := tinyConfig("llama")
+	w0 := randomWeights(c, tensor.F32, 5)
+	src := &shapeSource{source: source{ts: map[string]*tensor.Tensor{}}, shapes: map[string][]int{}}
+	for _, p := range w0.Params(c) {
+		src.ts[p.Name] = *p.Ptr
+		src.shapes[p.Name] = p.Shape
+		src.names = append(src.names, p.Name)
+	}
+	if _, err := model.LoadWeights(c, src, model.FP32); err != nil {
+		t.Fatalf("LoadWeights(matching source) = %v", err)
+	}
+	// the config claims a 1 GiB embedding the checkpoint does not have
+	big := *c
+	big.Vocab, big.Hidden, big.HeadDim, big.Heads, big.KVHeads = 1<<16, 1<<12, 1<<8, 1<<4, 1<<4
+	src.reads = 0
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := model.LoadWeights(&big, src, model.FP32)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "model.embed_tokens.weight has shape") || !strings.Contains(err.Error(), "lm_head.weight has shape") {
+		t.Fatalf("LoadWeights(config larger than the checkpoint) = %v, want every shape mismatch", err)
+	}
+	if src.reads != 0 {
+		t.Errorf("LoadWeights read %d tensors before reporting shape mismatches, want 0", src.reads)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+		t.Errorf("LoadWeights allocated %d bytes before failing, want no arena", got)
+	}
+}
+
+// TestParseConfigRejectsHugeSizes: config.json sizes that overflow or
+// describe more than hone loads are errors naming the keys.
+func TestParseConfigRejectsHugeSizes(t *testing.T) {
+	base := `"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+		"num_attention_heads": 4, "vocab_size": 100`
+	if _, err := model.ParseConfig([]byte("{" + base + "}")); err != nil {
+		t.Fatalf("ParseConfig(base) = %v", err)
+	}
+	for _, tc := range []struct{ extra, want string }{
+		{`"hidden_size": 4294967296, "num_attention_heads": 1, "intermediate_size": 4294967296`, "hidden_size"},
+		{`"num_hidden_layers": 4294967296`, "num_hidden_layers"},
+		{`"vocab_size": 1099511627776`, "vocab_size × hidden_size"},
+		{`"intermediate_size": 1099511627776, "hidden_size": 1048576, "head_dim": 2`, "intermediate_size × hidden_size"},
+		{`"head_dim": 1099511627776`, "head_dim"},
+		{`"num_hidden_layers": 65536, "intermediate_size": 16777216`, "num_hidden_layers 65536"},
+	} {
+		_, err := model.ParseConfig([]byte("{" + base + ", " + tc.extra + "}"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseConfig(%s) = %v, want an error naming %q", tc.extra, err, tc.want)
 		}
 	}
 }

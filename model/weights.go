@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,6 +282,10 @@ func (p Precision) String() string {
 // each copy, so loading never holds two copies of the model. Vectors
 // (norms, biases) that already are F32 stay where src has them (possibly a
 // read-only memory map: weights are frozen unless a trainer copies them).
+// A source that can tell a tensor's shape without reading it (a Shape
+// method, as safetensors.Set has) has every name and shape checked before
+// any memory is set aside, so a config that claims more than the checkpoint
+// holds is an error, not a huge allocation.
 func LoadWeights(c *Config, src Source, prec Precision) (*Weights, error) {
 	return loadWeights(c, src, prec, true)
 }
@@ -289,10 +294,19 @@ func LoadWeights(c *Config, src Source, prec Precision) (*Weights, error) {
 // it has been copied (safetensors.Set).
 type releaser interface{ ReleaseTensor(name string) }
 
+// shaper is a Source that can tell a tensor's shape without reading its
+// data (safetensors.Set, export's GGUF source).
+type shaper interface {
+	Shape(name string) ([]int, error)
+}
+
 // loadWeights is LoadWeights; pack false leaves the matrices where src has
 // them when their dtype is right and converts the others into memory of
 // their own (LoadQuantized quantises them right after).
 func loadWeights(c *Config, src Source, prec Precision, pack bool) (*Weights, error) {
+	if err := c.checkSize(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	w := &Weights{}
 	have := map[string]bool{}
 	for _, n := range src.Names() {
@@ -306,23 +320,49 @@ func loadWeights(c *Config, src Source, prec Precision, pack bool) (*Weights, er
 		}
 	}
 	params := w.Params(c)
+	// Check what can be checked without reading: every name, and every
+	// shape where the source can tell it. Any problem found here means no
+	// weight is kept, so nothing is allocated for them; the loop below
+	// still runs to report every other problem at once.
+	sh, _ := src.(shaper)
+	skip := map[string]bool{} // found wanting already
+	for _, p := range params {
+		if !have[p.Name] {
+			missing = append(missing, p.Name)
+			skip[p.Name] = true
+			continue
+		}
+		if sh == nil || quantized[p.Name] {
+			continue
+		}
+		if shape, err := sh.Shape(p.Name); err != nil {
+			bad = append(bad, err.Error())
+			skip[p.Name] = true
+		} else if !sameShape(shape, p.Shape) {
+			bad = append(bad, fmt.Sprintf("%s has shape %v, config wants %v", p.Name, shape, p.Shape))
+			skip[p.Name] = true
+		}
+	}
+	checkOnly := len(skip) > 0
 	var arena *tensor.Arena
-	if pack {
-		size := 0
+	if pack && !checkOnly {
+		size, limit := 0, math.MaxInt/2
 		for _, p := range params {
 			if len(p.Shape) == 2 && !quantized[p.Name] {
-				size += tensor.ArenaSize(matrixDType(prec), p.Shape...)
+				// checkSize bounds every matrix, so no one term overflows
+				if size += tensor.ArenaSize(matrixDType(prec), p.Shape...); size > limit {
+					return nil, fmt.Errorf("config: the weight matrices take more than %d bytes", limit)
+				}
 			}
 		}
 		arena = tensor.NewArena(size)
 	}
 	rel, _ := src.(releaser)
 	for _, p := range params {
+		if skip[p.Name] {
+			continue
+		}
 		if quantized[p.Name] {
-			if !have[p.Name] {
-				missing = append(missing, p.Name)
-				continue
-			}
 			mod := strings.TrimSuffix(p.Name, ".weight")
 			q, err := quant.ReadMatrix(src, p.Name, c.Quant.Format, p.Shape[0], p.Shape[1])
 			if err != nil {
@@ -333,10 +373,6 @@ func loadWeights(c *Config, src Source, prec Precision, pack bool) (*Weights, er
 				q.ComputeDType = tensor.BF16
 			}
 			w.LinearByName(mod).Q = q
-			continue
-		}
-		if !have[p.Name] {
-			missing = append(missing, p.Name)
 			continue
 		}
 		t, err := src.Tensor(p.Name)
@@ -353,6 +389,9 @@ func loadWeights(c *Config, src Source, prec Precision, pack bool) (*Weights, er
 		default:
 			bad = append(bad, fmt.Sprintf("%s has dtype %v, want a float type", p.Name, t.DType))
 			continue
+		}
+		if checkOnly {
+			continue // the load fails: keep nothing
 		}
 		if arena == nil || len(p.Shape) != 2 {
 			*p.Ptr = convert(t, prec)

@@ -187,6 +187,17 @@ func (s *Set) Info(name string) (TensorInfo, error) {
 	return f.Info(name)
 }
 
+// Shape returns the shape of the named tensor from its header entry,
+// without touching its data (model.LoadWeights checks every shape through
+// it before setting memory aside for the weights).
+func (s *Set) Shape(name string) ([]int, error) {
+	ti, err := s.Info(name)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(ti.Shape), nil
+}
+
 // Tensor returns the named tensor as a read-only view of its shard (see
 // File.Tensor).
 func (s *Set) Tensor(name string) (*tensor.Tensor, error) {

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,39 @@ func TestDirs(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, "x")); string(got) != "2" {
 		t.Fatal("CopyFiles did not copy")
+	}
+}
+
+// TestDirsRefuseFile checks that NewDir and ReplaceDir refuse an existing
+// file at the output path, leave it untouched and name it in the error.
+func TestDirsRefuseFile(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(root, "out.gguf")
+	if err := os.WriteFile(out, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fill := func(d string) error { return os.WriteFile(filepath.Join(d, "x"), []byte("1"), 0o644) }
+	for name, f := range map[string]func(string, func(string) error) error{"NewDir": NewDir, "ReplaceDir": ReplaceDir} {
+		err := f(out, fill)
+		if err == nil {
+			t.Fatalf("%s(%s) over a file succeeded", name, out)
+		}
+		if !strings.Contains(err.Error(), out) || !strings.Contains(err.Error(), "not a folder") {
+			t.Errorf("%s(%s) = %v, want an error naming the path and saying it is not a folder", name, out, err)
+		}
+		if got, err := os.ReadFile(out); err != nil || string(got) != "precious" {
+			t.Fatalf("after %s, file = %q, %v; want it untouched", name, got, err)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 1 {
+			t.Fatalf("after %s, %d entries in the folder, want 1 (no temporaries)", name, len(ents))
+		}
+	}
+	// An empty folder is still accepted by NewDir.
+	empty := filepath.Join(root, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewDir(empty, fill); err != nil {
+		t.Fatalf("NewDir over an empty folder: %v", err)
 	}
 }

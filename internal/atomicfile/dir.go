@@ -1,20 +1,34 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // NewDir builds the folder out under a temporary sibling name with fill and
 // renames it into place only when fill succeeds, so that out is never seen
-// half-written. out must not exist, or be an empty folder.
+// half-written. out must not exist, or be an empty folder; an existing file
+// (or anything else that is not a folder) at out is an error and is left
+// alone.
 func NewDir(out string, fill func(dir string) error) error {
 	if out == "" {
 		return fmt.Errorf("no output folder given")
 	}
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return fmt.Errorf("%s: output folder exists and is not empty", out)
+	isDir, err := folderAt(out)
+	if err != nil {
+		return err
+	}
+	if isDir {
+		ents, err := os.ReadDir(out)
+		if err != nil {
+			return err
+		}
+		if len(ents) > 0 {
+			return fmt.Errorf("%s: output folder exists and is not empty", out)
+		}
 	}
 	tmp, err := tempDir(out)
 	if err != nil {
@@ -35,8 +49,12 @@ func NewDir(out string, fill func(dir string) error) error {
 // ReplaceDir builds a fresh copy of the folder dir with fill and swaps it in
 // for the old one (if any), so that dir always holds a complete copy: the
 // old folder is moved aside first and removed only after the new one is in
-// place.
+// place. An existing file (or anything else that is not a folder) at dir is
+// an error and is left alone.
 func ReplaceDir(dir string, fill func(dir string) error) error {
+	if _, err := folderAt(dir); err != nil {
+		return err
+	}
 	tmp, err := tempDir(dir)
 	if err != nil {
 		return err
@@ -59,6 +77,27 @@ func ReplaceDir(dir string, fill func(dir string) error) error {
 		return err
 	}
 	return os.RemoveAll(old)
+}
+
+// folderAt reports whether a folder exists at path (following symbolic
+// links). Nothing at path is not an error; something that is not a folder
+// is, and so is a failure to look.
+func folderAt(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !fi.IsDir() {
+		kind := "a file"
+		if !fi.Mode().IsRegular() {
+			kind = "not a regular file (" + fi.Mode().Type().String() + ")"
+		}
+		return false, fmt.Errorf("%s: output path exists and is %s, not a folder; remove it or choose another path", path, kind)
+	}
+	return true, nil
 }
 
 // tempDir makes a temporary folder beside path, readable like a normal one.
