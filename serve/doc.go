@@ -6,7 +6,7 @@
 // GET /healthz (503 while shutting down) and GET /metrics (Prometheus text
 // format). A request names its model as the base name or "base:adapter".
 // Both completion endpoints take max_tokens (max_completion_tokens for
-// chat), temperature, top_p, seed, up to four stop strings, stream (server-
+// chat; Config.DefaultMaxTokens when absent, for both), temperature, top_p, seed, up to four stop strings, stream (server-
 // sent events, with stream_options.include_usage) and report usage; the
 // extensions top_k and repetition_penalty are accepted too. n must be 1,
 // logprobs and non-zero frequency/presence penalties are refused rather
@@ -14,7 +14,9 @@
 // the chat template's end-of-turn tokens (chat only), a stop string or the
 // token budget (finish_reason "length"); a prompt that does not fit the
 // model's context is a 400 with code context_length_exceeded, and
-// max_tokens is cut to the room left.
+// max_tokens is cut to the room left. Chat message content may be a string
+// or a list of text parts, which are concatenated in order; other part
+// types (images, audio, files) are refused with a 400.
 //
 // response_format json_object and json_schema constrain decoding with
 // generate.Constraint: at every step the tokens whose bytes would break the
@@ -35,8 +37,10 @@
 // Errors use OpenAI's body, {"error": {"message", "type", "param",
 // "code"}}: 400 for malformed JSON or parameters, 401 for a missing or
 // wrong API key (when keys are configured), 404 for an unknown model or
-// route, 413 for a body over MaxRequestBytes, 429 when the queue is full,
-// 503 while shutting down.
+// route, 405 (with an Allow header) for a known route with another method,
+// 413 for a body over MaxRequestBytes, 429 when the queue is full, 503
+// while shutting down. An error after a stream has started is sent as a
+// data: {"error": {...}} event followed by data: [DONE].
 //
 // The metrics are written by hand in the exposition format: a few
 // counters, gauges and histograms do not justify the Prometheus client

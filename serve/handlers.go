@@ -284,8 +284,13 @@ func (e *sse) done() {
 	e.rc.Flush()
 }
 
+// fail sends an error event, {"error": {...}} as OpenAI streams send it,
+// then ends the stream with [DONE] so that clients reading to the end stop
+// there (the OpenAI clients raise the error and stop at the error event).
 func (e *sse) fail(ae *apiError) {
-	e.send(api.ErrorResponse{Error: api.Error{Message: ae.msg, Type: ae.typ}})
+	if e.send(api.ErrorResponse{Error: api.Error{Message: ae.msg, Type: ae.typ}}) == nil {
+		e.done()
+	}
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -300,6 +305,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Messages) == 0 {
 		s.failErr(w, r, badRequest("messages", "messages is empty"))
+		return
+	}
+	if ae := flattenContent(req.Messages); ae != nil {
+		s.failErr(w, r, ae)
 		return
 	}
 	var tools []any
@@ -382,6 +391,30 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	ev.done()
 }
 
+// flattenContent turns list-valued message content into the string the
+// chat template expects: the texts of the parts concatenated in order, as
+// OpenAI reads text parts. A part of another type (image_url, input_audio,
+// file, ...) is refused, naming messages[i].content[j].type. Null content
+// (an assistant message with tool calls) stays the empty string.
+func flattenContent(msgs []chat.Message) *apiError {
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Parts == nil {
+			continue
+		}
+		var b strings.Builder
+		for j, p := range m.Parts {
+			if p.Type != "text" {
+				return badRequest(fmt.Sprintf("messages[%d].content[%d].type", i, j),
+					"messages[%d].content[%d].type is %q; this server reads text parts only", i, j, p.Type)
+			}
+			b.WriteString(p.Text)
+		}
+		m.Content, m.Parts = b.String(), nil
+	}
+	return nil
+}
+
 func (u usage) api() api.Usage {
 	return api.Usage{PromptTokens: u.prompt, CompletionTokens: u.completion, TotalTokens: u.prompt + u.completion}
 }
@@ -436,12 +469,9 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		}
 		text = list[0]
 	}
-	maxTokens := req.MaxTokens
-	if maxTokens == nil {
-		m := 16 // OpenAI's default for completions
-		maxTokens = &m
-	}
-	j, ae := s.newJob(r, &req.Sampling, maxTokens, s.tok.Encode(text, true), s.stopIDs)
+	// Without max_tokens the server's DefaultMaxTokens applies, as for chat
+	// (OpenAI's own default for completions, 16, is not hone's).
+	j, ae := s.newJob(r, &req.Sampling, req.MaxTokens, s.tok.Encode(text, true), s.stopIDs)
 	if ae != nil {
 		s.failErr(w, r, ae)
 		return

@@ -536,3 +536,138 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// chatText posts a greedy chat request and returns the answer's text, or
+// fails the test.
+func chatText(t *testing.T, url, messages string) string {
+	t.Helper()
+	body := `{"model": "hone", "max_tokens": 12, "temperature": 0, "messages": ` + messages + `}`
+	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var res api.ChatCompletion
+	if resp.StatusCode != 200 || json.Unmarshal(data, &res) != nil || len(res.Choices) != 1 {
+		t.Fatalf("messages %s: status %d: %s", messages, resp.StatusCode, data)
+	}
+	return res.Choices[0].Message.Content
+}
+
+// TestContentParts: list-valued content is read as OpenAI reads it, the
+// text parts concatenated in order, so it answers as the same text given
+// as a string; other part types are refused naming the part; an assistant
+// message with null content is accepted.
+func TestContentParts(t *testing.T) {
+	f := newFixture(t, Config{})
+	asString := chatText(t, f.ts.URL, `[{"role": "user", "content": "The cat sat on the mat"}]`)
+	asParts := chatText(t, f.ts.URL, `[{"role": "user", "content": [{"type": "text", "text": "The cat sat"}, {"type": "text", "text": " on the mat"}]}]`)
+	if asParts != asString {
+		t.Errorf("text parts answered %q, the same text as a string %q", asParts, asString)
+	}
+	want := f.direct(t, f.base, []chat.Message{{Role: "user", Content: "The cat sat on the mat"}}, 12)
+	if asParts != want {
+		t.Errorf("text parts answered %q, want %q (generate.Generate on the joined text)", asParts, want)
+	}
+	chatText(t, f.ts.URL, `[{"role": "user", "content": "hi"}, {"role": "assistant", "content": null}, {"role": "user", "content": "again"}]`)
+	for _, typ := range []string{"image_url", "input_audio", "file"} {
+		body := `{"model": "hone", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": [{"type": "text", "text": "what is this?"}, {"type": "` + typ + `", "` + typ + `": {}}]}]}`
+		status, e := post(t, f.ts.URL+"/v1/chat/completions", body)
+		const param = "messages[1].content[1].type"
+		if status != 400 || e.Error.Param == nil || *e.Error.Param != param || !strings.Contains(e.Error.Message, param) {
+			t.Errorf("a %s part: status %d, error %+v; want 400 naming %s", typ, status, e.Error, param)
+		}
+	}
+}
+
+// TestCompletionDefaultMaxTokens: /v1/completions without max_tokens
+// generates up to the server's DefaultMaxTokens (hone serve --max-tokens),
+// not OpenAI's 16.
+func TestCompletionDefaultMaxTokens(t *testing.T) {
+	f := newFixture(t, Config{DefaultMaxTokens: 23})
+	f.srv.stopIDs = nil // nothing ends it but the budget
+	resp, err := http.Post(f.ts.URL+"/v1/completions", "application/json", strings.NewReader(`{"model": "hone", "prompt": "the cat", "temperature": 0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var res api.Completion
+	if resp.StatusCode != 200 || json.Unmarshal(data, &res) != nil || res.Usage == nil {
+		t.Fatalf("status %d: %s", resp.StatusCode, data)
+	}
+	if res.Usage.CompletionTokens != 23 || *res.Choices[0].FinishReason != "length" {
+		t.Errorf("completion without max_tokens: %d tokens, finish %s; want 23 (DefaultMaxTokens), length", res.Usage.CompletionTokens, *res.Choices[0].FinishReason)
+	}
+}
+
+// TestMethodNotAllowed: a known route with the wrong method is a 405 with
+// an Allow header and an OpenAI error body; an unknown route stays 404.
+func TestMethodNotAllowed(t *testing.T) {
+	f := newFixture(t, Config{APIKeys: []string{"k"}})
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/v1/chat/completions", 405, "POST"},
+		{"PUT", "/v1/completions", 405, "POST"},
+		{"POST", "/v1/models", 405, "GET, HEAD"},
+		{"DELETE", "/v1/models/hone", 405, "GET, HEAD"},
+		{"POST", "/healthz", 405, "GET, HEAD"},
+		{"POST", "/metrics", 405, "GET, HEAD"},
+		{"GET", "/v1/embeddings", 404, ""},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest(tc.method, f.ts.URL+tc.path, strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e api.ErrorResponse
+		json.Unmarshal(data, &e)
+		if resp.StatusCode != tc.status || resp.Header.Get("Allow") != tc.allow || e.Error.Message == "" || e.Error.Type == "" {
+			t.Errorf("%s %s: status %d, Allow %q, body %s; want %d, Allow %q, an OpenAI error body",
+				tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), data, tc.status, tc.allow)
+		}
+	}
+}
+
+// TestStreamErrorEndsWithDone: an error after a stream has started is sent
+// as an error event, and the stream still ends with data: [DONE].
+func TestStreamErrorEndsWithDone(t *testing.T) {
+	defer func(n int) { fixturePositions = n }(fixturePositions)
+	fixturePositions = 1 << 16
+	f := newFixture(t, Config{})
+	f.srv.stopIDs = nil
+	body := `{"model": "hone", "prompt": "the cat", "max_tokens": 60000, "stream": true, "temperature": 1, "seed": 1}`
+	resp, err := http.Post(f.ts.URL+"/v1/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close() // the scheduler stops: the request in flight fails
+	rest, _ := io.ReadAll(br)
+	var events []string
+	for _, l := range strings.Split(string(rest), "\n") {
+		if d, ok := strings.CutPrefix(l, "data: "); ok {
+			events = append(events, d)
+		}
+	}
+	n := len(events)
+	if n < 2 || events[n-1] != "[DONE]" || !strings.HasPrefix(events[n-2], `{"error":`) {
+		t.Fatalf("the stream ended with %q; want an error event, then [DONE]", events[max(0, n-2):])
+	}
+	var e api.ErrorResponse
+	if err := json.Unmarshal([]byte(events[n-2]), &e); err != nil || e.Error.Message == "" || e.Error.Type != "server_error" {
+		t.Errorf("error event %s: %v", events[n-2], err)
+	}
+}

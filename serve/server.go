@@ -212,15 +212,35 @@ func (s *Server) Shutdown(done <-chan struct{}) {
 }
 
 // Handler returns the HTTP API: /v1/chat/completions, /v1/completions,
-// /v1/models, /healthz and /metrics.
+// /v1/models, /healthz and /metrics. A known path with another method gets
+// 405 and an Allow header; an unknown path 404.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.auth(s.handleChat))
-	mux.HandleFunc("POST /v1/completions", s.auth(s.handleCompletion))
-	mux.HandleFunc("GET /v1/models", s.auth(s.handleModels))
-	mux.HandleFunc("GET /v1/models/{id...}", s.auth(s.handleModel))
-	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /metrics", s.metrics.serve)
+	routes := []struct {
+		method, path string
+		h            http.HandlerFunc
+	}{
+		{"POST", "/v1/chat/completions", s.auth(s.handleChat)},
+		{"POST", "/v1/completions", s.auth(s.handleCompletion)},
+		{"GET", "/v1/models", s.auth(s.handleModels)},
+		{"GET", "/v1/models/{id...}", s.auth(s.handleModel)},
+		{"GET", "/healthz", s.handleHealth},
+		{"GET", "/metrics", s.metrics.serve},
+	}
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		// The same path with any other method: 405 with an Allow header and
+		// an OpenAI error body (a GET route answers HEAD too).
+		allow := rt.method
+		if allow == "GET" {
+			allow = "GET, HEAD"
+		}
+		mux.HandleFunc(rt.path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.fail(w, r, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+				fmt.Sprintf("%s %s: method not allowed; use %s", r.Method, r.URL.Path, rt.method))
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "invalid_request_error", "unknown_url", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
