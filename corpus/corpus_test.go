@@ -274,10 +274,16 @@ func TestTexts(t *testing.T) {
 	if _, err := collect(t, filepath.Join(dir, "missing.txt")); err == nil {
 		t.Error("Texts(missing file) gives no error")
 	}
-	// Stopping early stops reading.
-	seq, _ := Texts(jl)
+	// Stopping early stops reading: the missing file after the first is
+	// never opened, so there is no error, and only one text was read.
+	seq, errf := Texts(jl, filepath.Join(dir, "missing.txt"))
+	n := 0
 	for range seq {
+		n++
 		break
+	}
+	if n != 1 || errf() != nil {
+		t.Errorf("Texts stopped after the first text: read %d, error %v; want 1 and no error (the missing file is never opened)", n, errf())
 	}
 }
 

@@ -4,7 +4,9 @@
 // The stages, in the order a run goes through them:
 //
 //   - Reading (Reader): JSONL, JSON arrays and CSV, streamed row by row with
-//     the 1-based line on which each row starts, in five formats that are
+//     the 1-based line on which each row starts (the extension chooses the
+//     container: .jsonl is always read line by line, and nothing may follow
+//     a .json array), in five formats that are
 //     detected from the keys of the rows or named explicitly: Alpaca,
 //     prompt-completion, chat (OpenAI messages, with per-message weight and
 //     tool calls), ShareGPT and plain text. Every format becomes one
@@ -24,7 +26,11 @@
 //   - Preparing: Split (deterministic, near duplicates kept on one side),
 //     Mix (a general-purpose set at a given share), Shuffle, Pack (several
 //     examples per row with positions restarting and segment ids that keep
-//     attention inside each example), and binary shards with a manifest.
+//     attention inside each example), and binary shards with a manifest,
+//     which LoadPrepared reads back (checked against the manifest's
+//     hashes) for a run whose data.train names the prepared folder.
+//   - Plain text (ReadPlainText): one text example per paragraph, for the
+//     forgetting probe's general text.
 //
 // Streaming and cost: the Checker holds one chunk of rows at a time plus,
 // per example, an index entry of about 500 bytes (hashes of the normalised

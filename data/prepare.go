@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"hone/chat"
 	"hone/tokenizer"
@@ -65,7 +66,11 @@ type Manifest struct {
 	} `json:"settings"`
 	// Skipped counts the rows left out, by reason.
 	Skipped map[string]int `json:"skipped"`
-	Shards  []ShardInfo    `json:"shards"`
+	// SkippedFirst names the first rows left out for each reason of
+	// rendering (render errors, untrained, too long), at most
+	// MaxSkippedListed of each, as "file:line: cause".
+	SkippedFirst map[string][]string `json:"skipped_first,omitempty"`
+	Shards       []ShardInfo         `json:"shards"`
 }
 
 // FileHash names a file with its size and SHA-256.
@@ -93,6 +98,10 @@ type ShardInfo struct {
 	SHA256        string `json:"sha256"`
 }
 
+// MaxSkippedListed is how many rows left out for one reason the manifest
+// and the progress notes name.
+const MaxSkippedListed = 3
+
 // Prepared is the result of Prepare: the manifest and the sequences it
 // wrote.
 type Prepared struct {
@@ -104,8 +113,11 @@ type Prepared struct {
 // data, mixes in the general set, shuffles, packs, and writes the shards
 // and the manifest into cfg.Out. Rows that cannot be used (the reader's
 // problems), that render with nothing trained or fail to render, or that
-// are too long, are left out and counted in the manifest; hone data check
-// lists them. note, when not nil, receives one-line progress notes.
+// are too long, are left out and counted in the manifest, the first few of
+// each kind named with file, line and cause (render errors also in a note);
+// hone data check lists them all. When no training example is left, the
+// error says why, naming the first rows left out. note, when not nil,
+// receives one-line progress notes.
 func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 	if note == nil {
 		note = func(string) {}
@@ -116,23 +128,33 @@ func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 	if cfg.MaxLen < 2 {
 		return nil, fmt.Errorf("prepare: sequence length %d, want at least 2", cfg.MaxLen)
 	}
-	m := &Manifest{Format: 1, Skipped: map[string]int{}, Vocab: cfg.Tokenizer.VocabSize()}
+	m := &Manifest{Format: 1, Skipped: map[string]int{}, SkippedFirst: map[string][]string{}, Vocab: cfg.Tokenizer.VocabSize()}
+	skip := func(ex *Example, reason string, cause error) {
+		m.Skipped[reason]++
+		if len(m.SkippedFirst[reason]) < MaxSkippedListed {
+			at := fmt.Sprintf("%s:%d: %v", ex.File, ex.Line, cause)
+			m.SkippedFirst[reason] = append(m.SkippedFirst[reason], at)
+			if reason == "render errors" {
+				note("left out (render error) " + at)
+			}
+		}
+	}
 	m.Settings.DataFormat = cfg.Read.Format
 	if m.Settings.DataFormat == FormatAuto {
 		m.Settings.DataFormat = "auto"
 	}
 	m.Settings.ValFraction, m.Settings.MixRatio = cfg.ValFraction, cfg.MixRatio
 	m.Settings.MaxLen, m.Settings.Pack, m.Settings.TrainOnPrompt, m.Settings.Seed = cfg.MaxLen, cfg.Pack, cfg.Render.TrainOnPrompt, cfg.Seed
-	m.Template = TemplateRef{Name: cfg.Template.Name, SHA256: sha256Hex([]byte(cfg.Template.Source))}
+	m.Template = TemplateRefOf(cfg.Template)
 	if cfg.TokenizerFile != "" {
-		h, err := hashFile(cfg.TokenizerFile, "")
+		h, err := HashFile(cfg.TokenizerFile, "")
 		if err != nil {
 			return nil, err
 		}
 		m.Tokenizer = h
 	}
 	read := func(path, role string) ([]*Example, error) {
-		h, err := hashFile(path, role)
+		h, err := HashFile(path, role)
 		if err != nil {
 			return nil, err
 		}
@@ -172,16 +194,16 @@ func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 			ids, labels, err := Render(ex, cfg.Template, cfg.Tokenizer, cfg.Render)
 			switch {
 			case errors.Is(err, ErrUntrained):
-				m.Skipped["untrained"]++
+				skip(ex, "untrained", err)
 				continue
 			case err != nil:
-				m.Skipped["render errors"]++
+				skip(ex, "render errors", err)
 				continue
 			}
 			s := Sequence{IDs: ids, Labels: labels}
 			if len(ids) > cfg.MaxLen {
 				if !ex.IsText() {
-					m.Skipped["too long"]++
+					skip(ex, "too long", fmt.Errorf("%d tokens, more than the sequence length %d", len(ids), cfg.MaxLen))
 					continue
 				}
 				out = append(out, Chunk(s, cfg.MaxLen)...)
@@ -195,8 +217,11 @@ func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 	}
 	train, nTrain := render(trEx)
 	val, nVal := render(valEx)
+	if n := m.Skipped["render errors"]; n > MaxSkippedListed {
+		note(fmt.Sprintf("left out %d examples with render errors in all (the first %d are named above)", n, MaxSkippedListed))
+	}
 	if len(train) == 0 {
-		return nil, errors.New("prepare: no usable training example")
+		return nil, fmt.Errorf("prepare: no usable training example%s", m.skipSummary())
 	}
 	if cfg.Mix != "" && cfg.MixRatio > 0 {
 		gen, err := read(cfg.Mix, "mix")
@@ -245,6 +270,28 @@ func Prepare(cfg PrepareConfig, note func(string)) (*Prepared, error) {
 	return &Prepared{Manifest: m, Train: train, Val: val}, nil
 }
 
+// skipSummary says why examples were left out in rendering, naming the
+// first of each reason: ": 3 render errors (the first: a.jsonl:1: ...);
+// 1 too long (...)", or "" when none was.
+func (m *Manifest) skipSummary() string {
+	var parts []string
+	for _, reason := range []string{"render errors", "untrained", "too long"} {
+		n := m.Skipped[reason]
+		if n == 0 {
+			continue
+		}
+		p := fmt.Sprintf("%d %s", n, reason)
+		if first := m.SkippedFirst[reason]; len(first) > 0 {
+			p += fmt.Sprintf(" (the first: %s)", first[0])
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": left out " + strings.Join(parts, "; ")
+}
+
 func writeShard(dir, split string, seqs []Sequence, examples, vocab int) (ShardInfo, error) {
 	name := map[string]string{"train": "train.shard", "validation": "val.shard"}[split]
 	path := filepath.Join(dir, name)
@@ -268,7 +315,7 @@ func writeShard(dir, split string, seqs []Sequence, examples, vocab int) (ShardI
 	if err := w.Close(); err != nil {
 		return info, err
 	}
-	h, err := hashFile(path, "")
+	h, err := HashFile(path, "")
 	info.SHA256 = h.SHA256
 	return info, err
 }
@@ -301,13 +348,20 @@ func ReadAll(path string, opts ReadOptions) (exs []*Example, skipped int, err er
 	return exs, skipped, nil
 }
 
+// TemplateRefOf names a template with the SHA-256 of its source, as a
+// manifest records it.
+func TemplateRefOf(t *chat.Template) TemplateRef {
+	return TemplateRef{Name: t.Name, SHA256: sha256Hex([]byte(t.Source))}
+}
+
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
-// hashFile returns the size and SHA-256 of a file, streaming it.
-func hashFile(path, role string) (FileHash, error) {
+// HashFile returns the size and SHA-256 of a file, streaming it; role
+// (train, validation, mix or "") is recorded with them.
+func HashFile(path, role string) (FileHash, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return FileHash{}, err

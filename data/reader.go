@@ -21,7 +21,7 @@ type Container string
 // The containers a Reader understands.
 const (
 	ContainerJSONL Container = "jsonl" // one JSON object per line
-	ContainerJSON  Container = "json"  // one JSON array of objects
+	ContainerJSON  Container = "json"  // one JSON array of objects, nothing after it
 	ContainerCSV   Container = "csv"   // a header row, then one row per record (TSV for .tsv)
 )
 
@@ -55,7 +55,10 @@ type Reader struct {
 	line int // lines consumed so far
 	// JSON array
 	dec  *json.Decoder
+	base int64 // file offset at which the decoder starts reading
 	done bool
+	// first is the first significant byte of the file.
+	first int
 	// CSV
 	cr     *csv.Reader
 	header []string
@@ -83,9 +86,12 @@ func Open(path string, opts ReadOptions) (*Reader, error) {
 }
 
 // NewReader reads a dataset from r; name (a path) appears in problems and
-// its extension chooses CSV (.csv, .tsv). Other files are JSON Lines or a
-// JSON array, told apart by their first character. It returns an
-// *UnusableError for an empty or binary file.
+// its extension chooses the container: CSV for .csv and .tsv, JSON Lines
+// for .jsonl and .ndjson (read line by line whatever the first line holds:
+// a line that is an array is a problem of that line). Other files (.json
+// and the rest) are a JSON array when their first character is '[' (and
+// anything but white space after the array is a problem), else JSON
+// Lines. It returns an *UnusableError for an empty or binary file.
 func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 	if opts.MaxRowBytes <= 0 {
 		opts.MaxRowBytes = DefaultMaxRowBytes
@@ -104,6 +110,7 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 	if first < 0 {
 		return nil, &UnusableError{File: name, Reason: "empty file: no rows"}
 	}
+	rd.first = first
 	ext := strings.ToLower(filepath.Ext(name))
 	switch {
 	case ext == ".csv" || ext == ".tsv":
@@ -130,9 +137,10 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 			rd.header = append(rd.header, c)
 		}
 		rd.cr.FieldsPerRecord = len(h)
-	case first == '[':
+	case first == '[' && ext != ".jsonl" && ext != ".ndjson":
 		rd.container = ContainerJSON
 		rd.g.array = true
+		rd.base = rd.g.off - int64(rd.br.Buffered())
 		rd.dec = json.NewDecoder(rd.br)
 		if _, err := rd.dec.Token(); err != nil {
 			return nil, rd.fail(err)
@@ -205,7 +213,11 @@ func (r *Reader) Next() (*Example, []Problem, error) {
 		row, line, prob, err = r.nextCSV()
 	}
 	if err == io.EOF && r.rows > 0 && r.jsonRows == 0 && r.container != ContainerCSV {
-		return nil, nil, &UnusableError{File: r.name, Reason: fmt.Sprintf("none of its %d rows is a JSON object: not a JSONL or JSON dataset", r.rows)}
+		reason := fmt.Sprintf("none of its %d rows is a JSON object: not a JSONL or JSON dataset", r.rows)
+		if r.container == ContainerJSONL && r.first == '[' {
+			reason += " (a JSON Lines file holds one object per line; for a JSON array, name the file .json)"
+		}
+		return nil, nil, &UnusableError{File: r.name, Reason: reason}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -227,7 +239,7 @@ func (r *Reader) fail(err error) error {
 		return &UnusableError{File: r.name, Line: r.g.line, Reason: "not a JSON array: the file ends inside it"}
 	}
 	if errors.As(err, &se) {
-		return &UnusableError{File: r.name, Line: r.g.lineAt(se.Offset), Reason: fmt.Sprintf("not a JSON array: %v", err)}
+		return &UnusableError{File: r.name, Line: r.g.lineAt(r.base + se.Offset), Reason: fmt.Sprintf("not a JSON array: %v", err)}
 	}
 	return fmt.Errorf("%s: %w", r.name, err)
 }
@@ -254,6 +266,9 @@ func (r *Reader) nextJSONL() (map[string]json.RawMessage, int, *Problem, error) 
 		}
 		r.rows++
 		row, p := r.decodeObject(b, r.line)
+		if p != nil && r.rows == 1 && b[0] == '[' {
+			p.Message += " (a JSON Lines file holds one object per line; for a JSON array, name the file .json)"
+		}
 		return row, r.line, p, nil
 	}
 }
@@ -322,10 +337,11 @@ func (r *Reader) nextArray() (map[string]json.RawMessage, int, *Problem, error) 
 			if r.rows == 0 {
 				return nil, 0, nil, r.fail(err)
 			}
-			return nil, r.g.lineAt(r.dec.InputOffset()), &Problem{File: r.name, Line: r.g.lineAt(r.dec.InputOffset()), Kind: KindMalformedJSON,
+			line := r.g.lineAt(r.base + r.dec.InputOffset())
+			return nil, line, &Problem{File: r.name, Line: line, Kind: KindMalformedJSON,
 				Message: fmt.Sprintf("the JSON array is not closed: %v", err)}, nil
 		}
-		return nil, 0, nil, io.EOF
+		return r.afterArray()
 	}
 	var raw json.RawMessage
 	if err := r.dec.Decode(&raw); err != nil {
@@ -337,20 +353,49 @@ func (r *Reader) nextArray() (map[string]json.RawMessage, int, *Problem, error) 
 			return nil, 0, nil, r.fail(err)
 		}
 		r.rows++
-		line := r.g.lineAt(r.dec.InputOffset())
+		line := r.g.lineAt(r.base + r.dec.InputOffset())
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line = r.g.lineAt(se.Offset)
+			line = r.g.lineAt(r.base + se.Offset)
 		}
 		return nil, line, &Problem{File: r.name, Line: line, Kind: KindMalformedJSON,
 			Message: fmt.Sprintf("malformed JSON (%s); the rest of the array cannot be read", strings.TrimPrefix(err.Error(), "json: "))}, nil
 	}
-	start := r.dec.InputOffset() - int64(len(raw))
+	start := r.base + r.dec.InputOffset() - int64(len(raw))
 	line := r.g.lineAt(start)
-	r.g.markRow(r.dec.InputOffset())
+	r.g.markRow(r.base + r.dec.InputOffset())
 	r.rows++
 	row, p := r.decodeObject(raw, line)
 	return row, line, p, nil
+}
+
+// afterArray checks that nothing but white space follows the closing
+// bracket of the array: rows after it would otherwise be dropped without
+// a word. It returns a problem at the line of the first other byte, or
+// io.EOF.
+func (r *Reader) afterArray() (map[string]json.RawMessage, int, *Problem, error) {
+	off := r.base + r.dec.InputOffset()
+	rest := bufio.NewReader(io.MultiReader(r.dec.Buffered(), r.br))
+	for {
+		b, err := rest.ReadByte()
+		if err == io.EOF {
+			return nil, 0, nil, io.EOF
+		}
+		if err != nil {
+			if ue := unusable(err); ue != nil {
+				return nil, 0, nil, ue
+			}
+			return nil, 0, nil, fmt.Errorf("%s: %w", r.name, err)
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			off++
+			continue
+		}
+		line := r.g.lineAt(off)
+		return nil, line, &Problem{File: r.name, Line: line, Kind: KindMalformedJSON,
+			Message: fmt.Sprintf("content after the end of the JSON array (byte %d): a .json file holds one array and nothing after it; this content is not read", off+1)}, nil
+	}
 }
 
 // csvJSONColumns are the CSV columns whose cells hold JSON (lists).

@@ -270,3 +270,73 @@ func TestUTF8AcrossReads(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerByExtension: a .jsonl file is read line by line even when
+// its first line is an array, and nothing after a .json array is dropped
+// without a problem.
+func TestContainerByExtension(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		container           Container
+		examples            []string // summaries
+		problems            []string // "line kind part-of-message"
+	}{
+		{"jsonl starting with an array line", "a.jsonl", `[{"text":"a"}]` + "\n" + `{"text":"b"}` + "\n" + `{"text":"c"}` + "\n",
+			ContainerJSONL, []string{"2 text:b", "3 text:c"}, []string{"1 malformed-json array, not an object"}},
+		{"garbage after a json array", "a.json", `[{"text":"a"}] garbage`,
+			ContainerJSON, []string{"1 text:a"}, []string{"1 malformed-json after the end of the JSON array"}},
+		{"rows after a json array", "a.json", "[\n" + `{"text":"a"}` + "\n]\n\n" + `{"text":"b"}` + "\n",
+			ContainerJSON, []string{"2 text:a"}, []string{"5 malformed-json after the end of the JSON array"}},
+		{"a second array", "a.json", `[{"text":"a"}]` + "\n" + `[{"text":"b"}]`,
+			ContainerJSON, []string{"1 text:a"}, []string{"2 malformed-json byte 16"}},
+		{"white space after a json array", "a.json", "[{\"text\":\"a\"}] \r\n\t\n",
+			ContainerJSON, []string{"1 text:a"}, nil},
+		{"blank lines before a json array", "a.json", "\n\n[\n" + `{"text":"a"},` + "\n" + `{"text":"b"}` + "\n]",
+			ContainerJSON, []string{"4 text:a", "5 text:b"}, nil},
+		{"json file of lines", "a.json", `{"text":"a"}` + "\n" + `{"text":"b"}` + "\n",
+			ContainerJSONL, []string{"1 text:a", "2 text:b"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, src := range []io.Reader{strings.NewReader(tc.content), iotest.OneByteReader(strings.NewReader(tc.content))} {
+				r, exs, probs, err := readFrom(src, tc.file, ReadOptions{})
+				if err != nil {
+					t.Fatalf("read(%s) = %v, want no error", tc.file, err)
+				}
+				if r.Container() != tc.container {
+					t.Errorf("read(%s): container %s, want %s", tc.file, r.Container(), tc.container)
+				}
+				var got []string
+				for _, ex := range exs {
+					got = append(got, summary(ex))
+				}
+				if strings.Join(got, "|") != strings.Join(tc.examples, "|") {
+					t.Errorf("read(%s) examples = %q, want %q", tc.file, got, tc.examples)
+				}
+				if len(probs) != len(tc.problems) {
+					t.Fatalf("read(%s) problems = %v, want %d: %q", tc.file, probs, len(tc.problems), tc.problems)
+				}
+				for i, p := range probs {
+					var line int
+					var kind, msg string
+					fmt.Sscanf(tc.problems[i], "%d %s", &line, &kind)
+					msg = strings.SplitN(tc.problems[i], " ", 3)[2]
+					if p.Line != line || string(p.Kind) != kind || !strings.Contains(p.Message, msg) || p.File != tc.file {
+						t.Errorf("read(%s) problem %d = %v, want %s", tc.file, i, p, tc.problems[i])
+					}
+				}
+			}
+		})
+	}
+	// A pretty-printed array named .jsonl: a problem on each line that is
+	// not an object, the first with a hint; unusable when no line is one.
+	_, _, probs, err := readAll("p.jsonl", "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n", ReadOptions{})
+	if err != nil || len(probs) != 3 || probs[0].Line != 1 || !strings.Contains(probs[0].Message, "name the file .json") {
+		t.Errorf("read(pretty-printed array as .jsonl) = %v, %v; want 3 problems, the first at line 1 with a hint to name it .json", probs, err)
+	}
+	_, _, _, err = readAll("p.jsonl", "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"},\n]\n", ReadOptions{})
+	var ue *UnusableError
+	if !errors.As(err, &ue) || !strings.Contains(ue.Reason, "name the file .json") {
+		t.Errorf("read(pretty-printed array as .jsonl, no line an object) = %v, want unusable with a hint to name it .json", err)
+	}
+}

@@ -145,9 +145,6 @@ func renderText(text string, tok *tokenizer.Tokenizer) (*Rendering, error) {
 	}
 	ids = append(ids, eos)
 	offs = append(offs, [2]int{len(text), len(text)})
-	if len(ids) == 0 {
-		return nil, ErrUntrained
-	}
 	return &Rendering{Text: text, IDs: ids, Offsets: offs, Labels: append([]int32(nil), ids...)}, nil
 }
 

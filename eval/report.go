@@ -49,8 +49,12 @@ type Report struct {
 	Data     string    `json:"data"`
 	Created  time.Time `json:"created"`
 	Examples int       `json:"examples"`
-	Base     Side      `json:"base"`
-	Tuned    Side      `json:"tuned"`
+	// Skipped lists the held-out examples left out of the comparison, as
+	// "file:line: reason" (a prompt that leaves no room in the model's
+	// context, a conversation longer than the sequence length).
+	Skipped []string `json:"skipped,omitempty"`
+	Base    Side     `json:"base"`
+	Tuned   Side     `json:"tuned"`
 	// GeneralChange is the relative change of general perplexity
 	// (tuned/base - 1); the forgetting probe's result.
 	GeneralChange float64   `json:"general_perplexity_change"`
@@ -181,6 +185,13 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, ", adapter `%s`", r.Adapter)
 	}
 	fmt.Fprintf(&b, "; data `%s` (%d examples); %s.\n\n", r.Data, r.Examples, r.Created.Format(time.RFC3339))
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "%d held-out examples were left out:\n\n", len(r.Skipped))
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("## Verdicts\n\n")
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(&b, "- **%s** %s\n", strings.ToUpper(v.Level), v.Message)
@@ -223,6 +234,7 @@ pre{background:#f6f8fa;padding:.5rem;white-space:pre-wrap;margin:.2rem 0}
 </style></head><body>
 <h1>{{.R.Title}}</h1>
 <p>Model <code>{{.R.Model}}</code>{{if .R.Adapter}}, adapter <code>{{.R.Adapter}}</code>{{end}}; data <code>{{.R.Data}}</code> ({{.R.Examples}} examples).</p>
+{{if .R.Skipped}}<p id="skipped">{{len .R.Skipped}} held-out examples were left out:</p><ul>{{range .R.Skipped}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
 <h2>Verdicts</h2><ul id="verdicts">{{range .R.Verdicts}}<li class="{{.Level}}"><b>{{upper .Level}}</b> {{.Message}}</li>{{end}}</ul>
 <h2>Base vs tuned</h2>
 <table id="comparison"><tr><th>measure</th><th>base</th><th>tuned</th></tr>
@@ -290,6 +302,9 @@ func (r *Report) Summary() string {
 	}
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(&b, "%-4s %s\n", strings.ToUpper(v.Level), v.Message)
+	}
+	if n := len(r.Skipped); n > 0 {
+		fmt.Fprintf(&b, "left out %d held-out examples (listed in the report), the first: %s\n", n, r.Skipped[0])
 	}
 	return b.String()
 }

@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"hone/data"
+	"hone/lora"
 )
 
 // Recipe is one training run, as a YAML file describes it. Every field has
@@ -56,7 +61,13 @@ type Full struct {
 
 // Data says what to train on and how to render it.
 type Data struct {
-	// Train lists the training files (JSONL, JSON or CSV).
+	// Train lists the training files (JSONL, JSON or CSV), or names one
+	// folder written by hone data prepare (manifest.json, train.shard,
+	// val.shard). A prepared folder must have been made with the model's
+	// tokenizer and the chat template the run renders with (both checked
+	// by hash) and rows that fit the model's context; it brings its own
+	// validation split, mix, packing and masks, so data.validation and
+	// data.mix stay empty and the other rendering settings are not used.
 	Train []string `yaml:"train"`
 	// Validation is a held-out file; when empty, ValFraction of Train is
 	// split off (deterministically, duplicates kept on one side).
@@ -130,7 +141,13 @@ type Evaluation struct {
 	// json_valid, schema_valid, field_accuracy, rouge_l (default: every
 	// metric that applies to the data).
 	Metrics []string `yaml:"metrics"`
-	// General is plain text for the forgetting probe.
+	// General is the forgetting probe's general text: the perplexity of
+	// base and tuned on it, before and after, shows what fine-tuning cost
+	// the model outside the task. A .jsonl, .json, .csv or .tsv file is a
+	// dataset (text rows, or conversations rendered with the template);
+	// any other file is plain UTF-8 text, one document per paragraph
+	// (paragraphs are separated by blank lines). Each document is BOS +
+	// text + EOS, cut into pieces of data.max_seq_len tokens.
 	General string `yaml:"general"`
 	// Samples is how many side-by-side generations the report shows.
 	Samples int `yaml:"samples"`
@@ -274,14 +291,40 @@ func (r *Recipe) Validate() error {
 			bad("lora.dropout: %v, want 0 <= dropout < 1", r.LoRA.Dropout)
 		}
 		if len(r.LoRA.Targets) == 0 {
-			bad("lora.targets: empty")
+			bad("lora.targets: empty; name modules (%s) or all-linear", strings.Join(lora.Modules, ", "))
+		}
+		for i, t := range r.LoRA.Targets {
+			if t != "all-linear" && !slices.Contains(lora.Modules, t) {
+				bad("lora.targets[%d]: %q is not a linear layer; want all-linear or %s", i, t, strings.Join(lora.Modules, ", "))
+			}
+		}
+		switch r.LoRA.Init {
+		case "", "kaiming", "gaussian":
+		default:
+			bad("lora.init: %q, want kaiming or gaussian", r.LoRA.Init)
+		}
+	}
+	for i, pat := range r.Full.Freeze {
+		if _, err := path.Match(pat, ""); err != nil {
+			bad("full.freeze[%d]: bad pattern %q: %v", i, pat, err)
 		}
 	}
 	if len(r.Data.Train) == 0 {
 		bad("data.train: missing; list at least one training file")
 	}
 	for i, f := range r.Data.Train {
-		r.checkFile(fmt.Sprintf("data.train[%d]", i), f, &errs)
+		key := fmt.Sprintf("data.train[%d]", i)
+		r.checkFile(key, f, &errs)
+		st, err := os.Stat(r.Path(f))
+		switch {
+		case err != nil || !st.IsDir():
+		case !data.IsPrepared(r.Path(f)):
+			bad("%s: %s is a folder without %s: name a data file, or a folder written by hone data prepare", key, f, data.ManifestFile)
+		case len(r.Data.Train) > 1:
+			bad("%s: %s is a prepared folder: it must be the only training data", key, f)
+		case r.Data.Validation != "" || r.Data.Mix.File != "":
+			bad("%s: %s is a prepared folder, which holds its validation split and mix: leave data.validation and data.mix empty", key, f)
+		}
 	}
 	r.checkFile("data.validation", r.Data.Validation, &errs)
 	r.checkFile("data.mix.file", r.Data.Mix.File, &errs)

@@ -2,8 +2,11 @@ package recipe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"hone/chat"
 	"hone/compute"
@@ -19,6 +22,7 @@ import (
 // held-out data and writes the report into the run folder.
 func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds *dataset, tok *tokenizer.Tokenizer, tmpl *chat.Template, ev Events) (*eval.Report, error) {
 	prec, _ := model.ParsePrecision(r.Precision)
+	ev.Note("loading the base model")
 	base, closeBase, err := loadEvalBase(r, prec)
 	if err != nil {
 		return nil, err
@@ -27,6 +31,7 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 	var tuned *model.Model
 	switch {
 	case res.Adapter != "":
+		ev.Note("loading the tuned model: the base with the adapter " + res.Adapter)
 		// the tuned model is the base with the kept adapter: a second view
 		// of the same base weights
 		w := *base.W
@@ -44,6 +49,7 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 			return nil, err
 		}
 	default:
+		ev.Note("loading the tuned model " + res.Model)
 		m, closeTuned, err := model.Load(res.Model, prec)
 		if err != nil {
 			return nil, err
@@ -55,13 +61,15 @@ func evaluate(ctx context.Context, r *Recipe, e compute.Engine, res *Result, ds 
 		HeldOut: batches(ds.Test, r.Train.BatchSize, ds.Pad),
 		General: batches(ds.General, r.Train.BatchSize, ds.Pad),
 		Tasks:   ds.Tasks,
+		Skipped: ds.Skipped,
 	}
 	opt := eval.Options{
 		MaxNewTokens: r.Eval.MaxNewTokens, Samples: r.Eval.Samples, ExpectJSON: r.Data.ExpectJSON || ds.Schema != nil,
 		Schema: ds.Schema, StopTokens: ds.Stops,
-		Progress: func(done, total int) {
+		Phase: func(model, phase string) { ev.Note(fmt.Sprintf("%s model: %s", model, phase)) },
+		Progress: func(model string, done, total int) {
 			if done == total || done%10 == 0 {
-				ev.Note(fmt.Sprintf("generated %d/%d", done, total))
+				ev.Note(fmt.Sprintf("%s model: generated %d/%d", model, done, total))
 			}
 		},
 	}
@@ -125,7 +133,7 @@ func loadEvalBase(r *Recipe, prec model.Precision) (*model.Model, func() error, 
 	return model.Load(dir, prec)
 }
 
-// EvalConfig is what `hone eval` compares.
+// EvalConfig is what `hone eval` compares, as its flags give it.
 type EvalConfig struct {
 	Model, Adapter, Tuned string
 	Data, General         string
@@ -137,37 +145,105 @@ type EvalConfig struct {
 	Out                   string
 }
 
-// Evaluate compares a base model with its tuned version (an adapter over
-// it, or a full model) on held-out data and writes the report into c.Out.
-func Evaluate(ctx context.Context, c *EvalConfig, ev Events) (*eval.Report, error) {
-	if c.Adapter == "" && c.Tuned == "" {
-		return nil, fmt.Errorf("name the tuned model: --adapter DIR or --tuned DIR")
+// Validate checks the configuration before anything loads and reports
+// every problem at once, each naming its flag (--data, --precision, ...).
+func (c *EvalConfig) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	exists := func(flag, p string, dir bool) {
+		if p == "" {
+			return
+		}
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			bad("%s %s: does not exist", flag, p)
+		case dir && !st.IsDir():
+			bad("%s %s: not a folder", flag, p)
+		case !dir && st.IsDir():
+			bad("%s %s: a folder, not a file", flag, p)
+		}
+	}
+	if c.Model == "" {
+		bad("--model: missing; name the base model folder or Hugging Face Hub id")
+	}
+	switch {
+	case c.Adapter == "" && c.Tuned == "":
+		bad("name the tuned model: --adapter DIR or --tuned DIR")
+	case c.Adapter != "" && c.Tuned != "":
+		bad("--adapter and --tuned: give one of them")
+	}
+	exists("--adapter", c.Adapter, true)
+	exists("--tuned", c.Tuned, true)
+	if c.Data == "" {
+		bad("--data: missing; name a held-out data file")
+	}
+	exists("--data", c.Data, false)
+	exists("--general", c.General, false)
+	exists("--schema", c.Schema, false)
+	if strings.HasSuffix(c.Template, ".jinja") {
+		exists("--template", c.Template, false)
 	}
 	if c.Expect != "" && c.Expect != "json" {
-		return nil, fmt.Errorf("--expect %q: only json is known", c.Expect)
+		bad("--expect %q: only json is known", c.Expect)
+	}
+	if c.Precision != "fp32" && c.Precision != "bf16" {
+		bad("--precision %q: want fp32 or bf16", c.Precision)
+	}
+	if c.Limit < 0 {
+		bad("--limit %d: want 0 (every example) or more", c.Limit)
+	}
+	if c.Samples < 0 {
+		bad("--samples %d: want 0 or more", c.Samples)
+	}
+	if c.MaxNewTokens < 0 {
+		bad("--max-new-tokens %d: want 0 (the default, 128) or more", c.MaxNewTokens)
+	}
+	if c.Out == "" {
+		bad("--out: missing; name the folder for the report")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Evaluate compares a base model with its tuned version (an adapter over
+// it, or a full model) on held-out data and writes the report into c.Out.
+// Held-out examples whose prompt leaves no room in the model's context (or
+// whose conversation does not fit it) are left out, noted and listed in the
+// report; it is an error only when none is left.
+func Evaluate(ctx context.Context, c *EvalConfig, ev Events) (*eval.Report, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	r := Default()
 	r.Model, r.Precision, r.Output = c.Model, c.Precision, c.Out
+	r.Data.Train = nil
 	r.Data.Template, r.Data.ExpectJSON, r.Data.Schema = c.Template, c.Expect == "json", c.Schema
-	r.Data.Train = []string{c.Data}
 	r.Eval.Test, r.Eval.General, r.Eval.Limit = c.Data, c.General, c.Limit
 	r.Eval.MaxNewTokens, r.Eval.Samples = c.MaxNewTokens, c.Samples
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	prec, _ := model.ParsePrecision(r.Precision)
-	ev.Stage("loading model")
-	m, tok, closeModel, err := loadBase(r, prec)
+	ev.Stage("reading the held-out data")
+	dir, err := r.modelDir()
 	if err != nil {
 		return nil, err
 	}
-	closeModel()
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	mc, err := model.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
 	tmpl, err := template(r, tok)
 	if err != nil {
 		return nil, err
 	}
-	ds, err := prepareData(r, tok, tmpl, m.Config, nil)
-	if err != nil {
+	ds := &dataset{Template: tmpl.Name, Pad: padID(tok, tmpl, mc)}
+	// the held-out loss may use the model's whole context
+	rd := &renderer{tok: tok, tmpl: tmpl, maxLen: mc.MaxPositions}
+	if err := evalData(r, rd, heldOut{file: c.Data, name: "--data " + c.Data}, mc, ds, ev); err != nil {
 		return nil, err
 	}
 	res := &Result{Adapter: c.Adapter, Model: c.Tuned}

@@ -39,7 +39,8 @@ type QuickstartResult struct {
 // generated data: check the data, fine-tune with LoRA (validation, early
 // stopping), evaluate against the base, then merge and export to Hugging
 // Face and GGUF formats, each export checked for parity with the tuned
-// model.
+// model. Its folders under o.Out (run, merged, gguf) are its own: running
+// it again replaces them.
 func Quickstart(ctx context.Context, o QuickstartOptions, ev Events) (*QuickstartResult, error) {
 	path := filepath.Join(o.Examples, "quickstart.yaml")
 	if _, err := os.Stat(path); err != nil {
@@ -85,7 +86,9 @@ func Quickstart(ctx context.Context, o QuickstartOptions, ev Events) (*Quickstar
 		rep.Train.Examples, 100*rep.Train.TrainedShare, rep.Train.TokensPerEpoch))
 
 	ev.Stage("2/4 fine-tuning with LoRA, then evaluating against the base (hone train)")
-	run, err := Run(ctx, r, "", ev)
+	// the quickstart's run folder is its own: a new quickstart replaces the
+	// last one's run, as it replaces its merged and gguf folders
+	run, err := Run(ctx, r, RunOptions{Overwrite: true}, ev)
 	if err != nil {
 		return res, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"hone/compute"
@@ -45,14 +46,54 @@ type Result struct {
 	Report *eval.Report
 }
 
+// RunOptions say how Run treats the run folder.
+type RunOptions struct {
+	// Resume names a checkpoint folder to continue from ("" for a new run).
+	Resume string
+	// Overwrite lets a new run replace the run already in the output
+	// folder (its files only: see runFiles); without it, such a folder is
+	// an error.
+	Overwrite bool
+}
+
+// runFiles are what a run writes into its folder; Overwrite removes them
+// and nothing else.
+var runFiles = []string{"metrics.jsonl", "manifest.json", "recipe.yaml", "checkpoint", "checkpoint.old",
+	"adapter", "adapter.old", "model", "model.old", "report.json", "report.md", "report.html", "loss.png"}
+
+// holdsRun reports whether dir holds a run: its metrics, a checkpoint or a
+// report.
+func holdsRun(dir string) bool {
+	for _, name := range []string{"metrics.jsonl", "checkpoint", "report.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Run carries out a recipe: load the model and data, train with
 // validation and early stopping, keep the best weights, and (unless
-// eval.skip) evaluate base against tuned. resume names a checkpoint folder
-// to continue from ("" for a fresh run).
-func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, error) {
+// eval.skip) evaluate base against tuned. The technique is checked
+// against the model's config.json, and a new run refuses an output folder
+// that already holds a run (unless o.Overwrite), before anything loads or
+// the folder is created.
+func Run(ctx context.Context, r *Recipe, o RunOptions, ev Events) (*Result, error) {
 	out := r.Output
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	modelDir, err := r.modelDir()
+	if err != nil {
 		return nil, err
+	}
+	mc, err := model.LoadConfig(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTechnique(r, mc); err != nil {
+		return nil, err
+	}
+	if o.Resume == "" && holdsRun(out) && !o.Overwrite {
+		return nil, fmt.Errorf("%s already holds a run (metrics.jsonl, checkpoint or report): choose another output folder (recipe key output, or --set output=DIR), continue that run with --resume %s, or replace it with --overwrite",
+			out, filepath.Join(out, "checkpoint"))
 	}
 	res := &Result{Dir: out}
 	prec, _ := model.ParsePrecision(r.Precision)
@@ -66,10 +107,6 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		return nil, err
 	}
 	defer closeModel()
-	modelDir, err := r.modelDir()
-	if err != nil {
-		return nil, err
-	}
 	if err := man.AddInput(modelDir); err != nil {
 		return nil, err
 	}
@@ -97,8 +134,7 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 	var set *lora.Set
 	switch r.Technique {
 	case "lora", "qlora":
-		cfg := lora.Config{R: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, Targets: r.LoRA.Targets,
-			RSLoRA: r.LoRA.RSLoRA, Init: r.LoRA.Init, BaseModel: r.Model}
+		cfg := r.loraConfig()
 		set, err = lora.New(m, cfg, r.Train.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("lora: %w", err)
@@ -161,12 +197,22 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 		CheckpointDir: filepath.Join(out, "checkpoint"),
 	}
 	resumeStep := -1
-	if resume != "" {
-		if err := tr.Resume(resume); err != nil {
+	if o.Resume != "" {
+		if err := tr.Resume(o.Resume); err != nil {
 			return nil, err
 		}
 		resumeStep = tr.State.Step
-		ev.Note(fmt.Sprintf("resumed from %s at step %d", resume, resumeStep))
+		ev.Note(fmt.Sprintf("resumed from %s at step %d", o.Resume, resumeStep))
+	} else if o.Overwrite && holdsRun(out) {
+		ev.Note(fmt.Sprintf("replacing the earlier run in %s", out))
+		for _, name := range runFiles {
+			if err := os.RemoveAll(filepath.Join(out, name)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
 	}
 	metrics, err := train.OpenMetrics(filepath.Join(out, "metrics.jsonl"), resumeStep)
 	if err != nil {
@@ -205,11 +251,53 @@ func Run(ctx context.Context, r *Recipe, resume string, ev Events) (*Result, err
 	ev.Stage("evaluating base vs tuned")
 	rep, err := evaluate(ctx, r, e, res, ds, tok, tmpl, ev)
 	if err != nil {
-		return nil, err
+		kept := res.Adapter + res.Model
+		return nil, fmt.Errorf("training finished (the best weights are in %s) but the evaluation failed: %w", kept, err)
 	}
 	res.ReportPath = filepath.Join(out, "report.html")
 	res.Report = rep
 	return res, nil
+}
+
+// checkTechnique checks the technique's settings against the model's
+// config.json, before anything loads: the full.freeze patterns, the LoRA
+// settings, and that every lora.targets entry names linear layers the
+// architecture has.
+func checkTechnique(r *Recipe, c *model.Config) error {
+	if r.Technique == "full" {
+		for i, pat := range r.Full.Freeze {
+			if _, err := path.Match(pat, ""); err != nil {
+				return fmt.Errorf("full.freeze[%d]: bad pattern %q: %w", i, pat, err)
+			}
+		}
+		return nil
+	}
+	cfg := r.loraConfig()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	names := c.LinearNames()
+	for i, t := range cfg.Targets {
+		one := lora.Config{Targets: []string{t}}
+		hit := false
+		for _, n := range names {
+			if one.Targeted(n) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return fmt.Errorf("lora.targets[%d]: %q matches no linear layer of the %s model %s (it has %s, or all-linear)",
+				i, t, c.ModelType, r.Model, strings.Join(lora.Modules, ", "))
+		}
+	}
+	return nil
+}
+
+// loraConfig is the adapter configuration of the recipe.
+func (r *Recipe) loraConfig() lora.Config {
+	return lora.Config{R: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, Targets: r.LoRA.Targets,
+		RSLoRA: r.LoRA.RSLoRA, Init: r.LoRA.Init, BaseModel: r.Model}
 }
 
 // loadBase loads the base model (pretrained, or freshly initialised from
@@ -249,11 +337,6 @@ func loadBase(r *Recipe, prec model.Precision) (*model.Model, *tokenizer.Tokeniz
 // fullParams makes every parameter not frozen trainable: a writable float32
 // copy (master weights) and a zeroed gradient.
 func fullParams(m *model.Model, freeze []string) ([]train.Param, *model.Weights, error) {
-	for _, pat := range freeze {
-		if _, err := path.Match(pat, ""); err != nil {
-			return nil, nil, fmt.Errorf("full.freeze: bad pattern %q: %w", pat, err)
-		}
-	}
 	c := m.Config
 	g := &model.Weights{}
 	gp := g.Params(c)

@@ -1,11 +1,12 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"hone/internal/atomicfile"
 )
 
 // Record is one line of metrics.jsonl: a training step, or an evaluation
@@ -28,28 +29,36 @@ type MetricsFile struct {
 	f *os.File
 }
 
-// OpenMetrics opens path for appending. When resuming from step, lines of
-// later steps (written after the checkpoint) are dropped first, so the file
-// reads as if the run had never stopped.
+// OpenMetrics opens the metrics file of a run. A new run (resumeStep < 0)
+// starts the file afresh, so that two runs never mix in one file. A run
+// resumed from resumeStep keeps the lines up to that step and drops those
+// of later steps (written after the checkpoint), so the file reads as if
+// the run had never stopped; the new lines are appended after them.
 func OpenMetrics(path string, resumeStep int) (*MetricsFile, error) {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if resumeStep >= 0 {
-		if data, err := os.ReadFile(path); err == nil {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		data, err := os.ReadFile(path)
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		if err == nil {
 			var keep bytes.Buffer
-			sc := bufio.NewScanner(bytes.NewReader(data))
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
+			for _, line := range bytes.Split(data, []byte("\n")) {
 				var r Record
-				if json.Unmarshal(sc.Bytes(), &r) == nil && r.Step <= resumeStep {
-					keep.Write(sc.Bytes())
+				if json.Unmarshal(line, &r) == nil && r.Step <= resumeStep {
+					keep.Write(line)
 					keep.WriteByte('\n')
 				}
 			}
-			if err := os.WriteFile(path, keep.Bytes(), 0o644); err != nil {
-				return nil, err
+			if keep.Len() != len(data) {
+				if err := atomicfile.Write(path, keep.Bytes()); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ type benchModelFlags struct {
 func (f *benchModelFlags) register(cmd *cobra.Command, precision string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.shape, "shape", "smollm2-135m", "model shape with random weights: "+strings.Join(bench.Shapes(), ", "))
-	fl.StringVar(&f.dir, "model", "", "model folder (Hugging Face layout) to use instead of a shape")
+	fl.StringVar(&f.dir, "model", "", "model folder (Hugging Face layout) or Hub id to use instead of a shape")
 	fl.StringVar(&f.precision, "precision", precision, "weight precision: fp32 or bf16")
 	fl.IntVar(&f.threads, "threads", 0, "compute threads (0: one per core)")
 }
@@ -54,7 +54,11 @@ func (f *benchModelFlags) load(cmd *cobra.Command) (*model.Model, model.Precisio
 		if cmd.Flags().Changed("shape") {
 			return nil, 0, "", nil, withCode(2, fmt.Errorf("--shape and --model exclude each other"))
 		}
-		m, closer, err := model.Load(f.dir, prec)
+		dir, err := resolveModel(f.dir)
+		if err != nil {
+			return nil, 0, "", nil, withCode(2, err)
+		}
+		m, closer, err := model.Load(dir, prec)
 		if err != nil {
 			return nil, 0, "", nil, withCode(2, err)
 		}

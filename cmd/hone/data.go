@@ -33,7 +33,7 @@ type dataFlags struct {
 
 func (f *dataFlags) register(cmd *cobra.Command, modelRequired bool) {
 	fl := cmd.Flags()
-	help := "model or tokenizer folder: its tokenizer, chat template and context length"
+	help := "model or tokenizer folder, or Hub id org/name[@revision]: its tokenizer, chat template and context length"
 	if !modelRequired {
 		help += " (without it, no token checks or statistics)"
 	}
@@ -67,13 +67,17 @@ func (f *dataFlags) load(first string) (*renderer, data.ReadOptions, error) {
 	if f.model == "" {
 		return nil, ro, nil
 	}
-	tok, err := tokenizer.Load(f.model)
+	dir, err := resolveModel(f.model)
+	if err != nil {
+		return nil, ro, withCode(2, fmt.Errorf("--model: %w", err))
+	}
+	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, ro, withCode(2, err)
 	}
 	r := &renderer{tok: tok, maxLen: f.maxLen}
 	for _, name := range []string{"tokenizer.json", "tokenizer.json.gz"} {
-		if p := filepath.Join(f.model, name); fileExists(p) {
+		if p := filepath.Join(dir, name); fileExists(p) {
 			r.tokFile = p
 			break
 		}
@@ -84,11 +88,11 @@ func (f *dataFlags) load(first string) (*renderer, data.ReadOptions, error) {
 			fallback = data.DefaultTemplate(df)
 		}
 	}
-	if r.tmpl, err = data.LoadTemplate(f.template, f.model, fallback, tok); err != nil {
+	if r.tmpl, err = data.LoadTemplate(f.template, dir, fallback, tok); err != nil {
 		return nil, ro, withCode(2, err)
 	}
-	if r.maxLen == 0 && fileExists(filepath.Join(f.model, "config.json")) {
-		c, err := model.LoadConfig(f.model)
+	if r.maxLen == 0 && fileExists(filepath.Join(dir, "config.json")) {
+		c, err := model.LoadConfig(dir)
 		if err != nil {
 			return nil, ro, withCode(2, err)
 		}
@@ -402,7 +406,9 @@ catastrophic forgetting), shuffle, pack several examples per row (--pack:
 positions restart and attention stays inside each example), and write
 train.shard, val.shard and manifest.json (hashes of the inputs, template and
 tokenizer, and the settings) into --out. Rows with problems, examples with
-nothing to train and conversations over --max-len are left out and counted.`,
+nothing to train and conversations over --max-len are left out and counted.
+Name the --out folder as data.train in a recipe to train on it: hone train
+checks that the shards were made with the model's tokenizer and template.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			r, ro, err := f.load(files[0])
@@ -442,6 +448,9 @@ nothing to train and conversations over --max-len are left out and counted.`,
 			sort.Strings(keys)
 			for _, k := range keys {
 				fmt.Fprintf(w, "left out: %d %s\n", res.Manifest.Skipped[k], k)
+				for _, first := range res.Manifest.SkippedFirst[k] {
+					fmt.Fprintf(w, "  %s\n", first)
+				}
 			}
 			fmt.Fprintf(w, "manifest: %s\n", filepath.Join(out, "manifest.json"))
 			return nil

@@ -21,11 +21,20 @@ DIR for a full model) on held-out data: loss and perplexity side by side, task
 metrics on greedy generations (exact match and ROUGE-L always; JSON validity and
 per-field accuracy with --expect json; schema conformance with --schema), a
 forgetting probe (perplexity on --general text before and after), sample
-generations and verdicts. Writes report.json, report.md and report.html into --out.`,
+generations and verdicts. Writes report.json, report.md and report.html into --out.
+
+Held-out examples whose prompt leaves no room in the model's context are left
+out, named on stderr and in the report; it fails only when none is left.
+--general is a dataset (.jsonl, .json, .csv, .tsv: text or conversation rows) or
+any other file as plain text, one document per paragraph (blank lines separate
+paragraphs).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
+			if err := f.Validate(); err != nil {
+				return withCode(2, err)
+			}
 			p := newProgress(cmd.ErrOrStderr())
 			rep, err := recipe.Evaluate(ctx, &f, p)
 			p.done()
@@ -46,7 +55,7 @@ generations and verdicts. Writes report.json, report.md and report.html into --o
 	fl.StringVar(&f.Adapter, "adapter", "", "LoRA adapter folder to evaluate over the base")
 	fl.StringVar(&f.Tuned, "tuned", "", "a full fine-tuned model folder to evaluate instead of an adapter")
 	fl.StringVar(&f.Data, "data", "", "held-out data file (chat, alpaca, prompt-completion or text rows) (required)")
-	fl.StringVar(&f.General, "general", "", "general text for the forgetting probe")
+	fl.StringVar(&f.General, "general", "", "general text for the forgetting probe: a dataset file, or plain text (one document per paragraph)")
 	fl.StringVar(&f.Template, "template", "auto", "chat template: auto (the model's), or chatml, llama3, alpaca, FILE.jinja")
 	fl.StringVar(&f.Expect, "expect", "", "expected output kind: json")
 	fl.StringVar(&f.Schema, "schema", "", "JSON Schema the outputs must satisfy")

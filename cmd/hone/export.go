@@ -40,6 +40,11 @@ when complete.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt.Format = export.Format(format)
+			dir, err := resolveModel(opt.Model)
+			if err != nil {
+				return err
+			}
+			opt.Model = dir
 			t, err := parseGGUFType(ggufType)
 			if err != nil {
 				return withCode(2, err)
@@ -63,7 +68,7 @@ when complete.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opt.Model, "model", "", "base model folder (required)")
+	fl.StringVar(&opt.Model, "model", "", "base model folder or Hub id org/name[@revision] (required)")
 	fl.StringVar(&opt.Adapter, "adapter", "", "PEFT adapter folder to export or merge")
 	fl.StringVar(&format, "format", "", "hf, peft or gguf (required)")
 	fl.StringVar(&opt.Out, "out", "", "output folder; must not exist or be empty (required)")

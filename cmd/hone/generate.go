@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 
@@ -46,9 +47,9 @@ end-of-sequence token (from generation_config.json), a --stop string, or
 	fl.StringVar(&f.prompt, "prompt", "", "the text to continue (required)")
 	fl.IntVar(&f.maxTokens, "max-tokens", 256, "most tokens to generate")
 	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature; 0 decodes greedily")
-	fl.IntVar(&f.topK, "top-k", 0, "sample among the K most likely tokens (0: all)")
-	fl.Float64Var(&f.topP, "top-p", 1, "sample among the smallest set of tokens whose probability reaches P")
-	fl.Float64Var(&f.repPenalty, "repetition-penalty", 1, "penalty > 1 for tokens already present (1: off)")
+	fl.IntVar(&f.topK, "top-k", 0, "sample among the K most likely tokens, 0 or more (0: all)")
+	fl.Float64Var(&f.topP, "top-p", 1, "sample among the smallest set of tokens whose probability reaches P, 0 < P <= 1 (1: off)")
+	fl.Float64Var(&f.repPenalty, "repetition-penalty", 1, "penalty for tokens already present, more than 0; above 1 discourages them (1: off)")
 	fl.Uint64Var(&f.seed, "seed", 0, "random seed for sampling")
 	fl.StringArrayVar(&f.stops, "stop", nil, "stop when this text appears (repeatable)")
 	fl.BoolVar(&f.noEcho, "no-echo", false, "print only the continuation, not the prompt")
@@ -58,10 +59,10 @@ end-of-sequence token (from generation_config.json), a --stop string, or
 
 func runGenerate(cmd *cobra.Command, f *generateFlags) error {
 	if f.maxTokens <= 0 {
-		return fmt.Errorf("--max-tokens %d: want a positive number", f.maxTokens)
+		return withCode(2, fmt.Errorf("--max-tokens %d: want a positive number", f.maxTokens))
 	}
-	if f.temperature < 0 {
-		return fmt.Errorf("--temperature %v: want 0 or more", f.temperature)
+	if err := checkSampling(f.temperature, f.topK, f.topP, f.repPenalty); err != nil {
+		return err
 	}
 	lm, err := f.load()
 	if err != nil {
@@ -101,4 +102,22 @@ func runGenerate(cmd *cobra.Command, f *generateFlags) error {
 		fmt.Fprintln(out)
 	}
 	return err
+}
+
+// checkSampling rejects sampling flags that mean nothing, naming the flag,
+// as the server rejects the same values in a request: the only values that
+// turn a setting off are the documented ones (--top-k 0, --top-p 1,
+// --repetition-penalty 1).
+func checkSampling(temperature float64, topK int, topP, repPenalty float64) error {
+	switch {
+	case !(temperature >= 0) || math.IsInf(temperature, 1):
+		return withCode(2, fmt.Errorf("--temperature %v: want 0 (greedy) or more", temperature))
+	case topK < 0:
+		return withCode(2, fmt.Errorf("--top-k %d: want 0 (all tokens) or more", topK))
+	case !(topP > 0 && topP <= 1):
+		return withCode(2, fmt.Errorf("--top-p %v: want more than 0 and at most 1 (1: off)", topP))
+	case !(repPenalty > 0) || math.IsInf(repPenalty, 1):
+		return withCode(2, fmt.Errorf("--repetition-penalty %v: want more than 0 (1: off)", repPenalty))
+	}
+	return nil
 }

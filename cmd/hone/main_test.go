@@ -5,9 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"hone/internal/shared"
 )
@@ -47,16 +51,121 @@ func hone(t *testing.T, stdin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func TestHelpListsCommands(t *testing.T) {
-	out, _, code := hone(t, "", "--help")
-	if code != 0 {
-		t.Fatalf("hone --help exited %d", code)
+// allCommands returns every command of the tree under c (c included),
+// cobra's completion commands too, leaving out help and hidden commands.
+func allCommands(c *cobra.Command) []*cobra.Command {
+	rootCmd.InitDefaultCompletionCmd()
+	out := []*cobra.Command{c}
+	for _, sub := range c.Commands() {
+		if sub.Hidden || sub.Name() == "help" {
+			continue
+		}
+		out = append(out, allCommands(sub)...)
 	}
-	for _, c := range []string{"generate", "convert", "merge"} {
-		if !strings.Contains(out, c) {
-			t.Errorf("hone --help does not list %q:\n%s", c, out)
+	return out
+}
+
+// TestHelpListsCommands: hone --help, and the help of each command with
+// subcommands, lists every command of the tree.
+func TestHelpListsCommands(t *testing.T) {
+	n := 0
+	for _, c := range allCommands(rootCmd) {
+		if !c.HasAvailableSubCommands() {
+			continue
+		}
+		args := append(strings.Fields(strings.TrimPrefix(c.CommandPath(), "hone")), "--help")
+		out, _, code := hone(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%s --help exited %d", c.CommandPath(), code)
+		}
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" {
+				continue
+			}
+			n++
+			if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(sub.Name()) + ` `).MatchString(out) {
+				t.Errorf("%s --help does not list %q:\n%s", c.CommandPath(), sub.Name(), out)
+			}
 		}
 	}
+	if n < 30 {
+		t.Errorf("the help listed %d commands in all; the tree has more", n)
+	}
+}
+
+// TestReadmeReference: README.md's command reference has a section for
+// every command that takes flags, headed by the command in backquotes, and
+// the section names each of the command's flags and its default, so that
+// the reference cannot silently go stale.
+func TestReadmeReference(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	// sections[cmd] is the text under every heading that names `hone cmd`
+	sections := map[string]string{}
+	lines := strings.Split(readme, "\n")
+	heading := regexp.MustCompile("`(hone[^`]*)`")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "#") {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && !strings.HasPrefix(lines[end], "#") {
+			end++
+		}
+		body := strings.ReplaceAll(strings.Join(lines[i+1:end], "\n"), `\|`, "|")
+		for _, m := range heading.FindAllStringSubmatch(l, -1) {
+			sections[m[1]] += body
+		}
+	}
+	for _, c := range allCommands(rootCmd) {
+		if c == rootCmd {
+			continue
+		}
+		path := c.CommandPath()
+		if !strings.Contains(readme, "`"+path) {
+			t.Errorf("README.md does not mention %s", path)
+		}
+		if !hasOwnFlags(c) {
+			continue
+		}
+		sec, ok := sections[path]
+		if !ok {
+			t.Errorf("README.md has no section headed `%s` for its flags", path)
+			continue
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name == "help" || f.Hidden {
+				return
+			}
+			if !strings.Contains(sec, "--"+f.Name+" ") && !strings.Contains(sec, "--"+f.Name+"`") {
+				t.Errorf("README.md's section on %s lacks --%s", path, f.Name)
+				return
+			}
+			def := strings.TrimSuffix(strings.TrimPrefix(f.DefValue, "["), "]")
+			if def == "" || def == "0" || def == "false" {
+				return
+			}
+			row := ""
+			for _, l := range strings.Split(sec, "\n") {
+				if strings.Contains(l, "--"+f.Name+" ") || strings.Contains(l, "--"+f.Name+"`") {
+					row = l
+				}
+			}
+			if !strings.Contains(row, "`"+def+"`") {
+				t.Errorf("README.md's section on %s gives --%s without its default %s: %s", path, f.Name, def, row)
+			}
+		})
+	}
+}
+
+// hasOwnFlags reports whether c defines flags besides help.
+func hasOwnFlags(c *cobra.Command) bool {
+	own := false
+	c.LocalFlags().VisitAll(func(f *pflag.Flag) { own = own || f.Name != "help" })
+	return own
 }
 
 // copyDir copies a model folder so that a test can damage the copy.

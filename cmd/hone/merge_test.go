@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"hone/compute/ref"
@@ -16,8 +17,18 @@ import (
 func TestMergeGolden(t *testing.T) {
 	dir := shared.Path(t, "golden", "qwen2")
 	out := filepath.Join(t.TempDir(), "merged")
-	if _, stderr, code := hone(t, "", "merge", "--model", dir, "--adapter", filepath.Join(dir, "adapter"), "--out", out); code != 0 {
+	stdout, stderr, code := hone(t, "", "merge", "--model", dir, "--adapter", filepath.Join(dir, "adapter"), "--out", out)
+	if code != 0 {
 		t.Fatalf("merge exited %d: %s", code, stderr)
+	}
+	// what it loaded, merged (with progress) and wrote
+	for _, want := range []string{"loaded " + dir, "14 adapted matrices", "merging adapted matrices: 14/14", "writing " + out} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("merge's progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.HasPrefix(stdout, out+": ") {
+		t.Errorf("merge printed %q, want a line about %s", stdout, out)
 	}
 	m, closeModel, err := model.Load(out, model.FP32)
 	if err != nil {

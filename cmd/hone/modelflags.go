@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -76,4 +78,14 @@ func (f *modelFlags) load() (*loadedModel, error) {
 // cache when it is not there yet (HF_HUB_OFFLINE=1 forbids downloading).
 func resolveModel(s string) (string, error) {
 	return hub.Resolve(context.Background(), s, hub.FromEnv())
+}
+
+// resolveModelOrFile is resolveModel for arguments that may also name a
+// file (a GGUF model or adapter): an existing path, or a name ending in
+// .gguf, is returned as it is; anything else resolves as a --model value.
+func resolveModelOrFile(s string) (string, error) {
+	if _, err := os.Stat(s); err == nil || strings.HasSuffix(strings.ToLower(s), ".gguf") {
+		return s, nil
+	}
+	return resolveModel(s)
 }

@@ -20,21 +20,30 @@ func init() {
 	)
 	cmd := &cobra.Command{
 		Use:   "parity A B",
-		Short: "Check that two models (folders or GGUF files) give the same logits, tokens and chat renderings",
-		Long: `Compare model B against reference model A, each a Hugging Face folder or a
-GGUF file (with --adapter-a / --adapter-b: a PEFT folder or a GGUF adapter):
-logits on fixed prompts must agree within a tolerance relative to A's logit
-range (--tolerance, or the default of --type), tokenization and decoding must
-be identical, and the chat templates must render the same text. Prints the
+		Short: "Check that two models (folders, Hub ids or GGUF files) give the same logits, tokens and chat renderings",
+		Long: `Compare model B against reference model A, each a Hugging Face folder, a
+Hub id (org/name[@revision], resolved through the Hugging Face cache) or a GGUF
+file (with --adapter-a / --adapter-b: a PEFT folder or a GGUF adapter): logits
+on fixed prompts must agree within a tolerance relative to A's logit range
+(--tolerance, or the default of --type), tokenization and decoding must be
+identical, and the chat templates must render the same text. Prints the
 measurements; exits with status 3 when the models disagree.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, closeA, err := export.Open(args[0], adapterA, model.FP32)
+			pathA, err := resolveModelOrFile(args[0])
+			if err != nil {
+				return err
+			}
+			pathB, err := resolveModelOrFile(args[1])
+			if err != nil {
+				return err
+			}
+			a, closeA, err := export.Open(pathA, adapterA, model.FP32)
 			if err != nil {
 				return err
 			}
 			defer closeA()
-			b, closeB, err := export.Open(args[1], adapterB, model.FP32)
+			b, closeB, err := export.Open(pathB, adapterB, model.FP32)
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"hone/internal/atomicfile"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"hone/internal/atomicfile"
 	"hone/model"
 	"hone/quant"
 	"hone/tensor"
@@ -38,6 +39,9 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			if err != nil {
 				return err
 			}
+			p := newProgress(cmd.ErrOrStderr())
+			defer p.done()
+			p.Stage("loading " + modelDir)
 			m, closeModel, err := model.Load(modelDir, model.FP32)
 			if err != nil {
 				return err
@@ -46,12 +50,14 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			if m.Config.Quant != nil {
 				return fmt.Errorf("%s is already quantised (%s)", modelDir, m.Config.Quant.Format)
 			}
+			p.Note(fmt.Sprintf("loaded %s: %s, %d layers, %.1fM parameters", modelDir, m.Config.ModelType,
+				m.Config.Layers, float64(m.Config.NumParams())/1e6))
 			before := int64(0)
 			for _, name := range m.Config.LinearNames() {
 				out, in := m.W.LinearByName(name).Dims()
 				before += int64(out * in * 2)
 			}
-			after, err := m.W.Quantize(m.Config, format, double, model.FP32)
+			after, err := quantizeWithProgress(p, m, format, double)
 			if err != nil {
 				return err
 			}
@@ -59,6 +65,7 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			if m.Config.DType == "bfloat16" {
 				dt = tensor.BF16
 			}
+			p.Stage(fmt.Sprintf("writing %s", out))
 			if err := atomicfile.NewDir(out, func(dir string) error {
 				if err := model.Save(dir, m.Config, m.W, dt); err != nil {
 					return err
@@ -67,13 +74,14 @@ blocks of 32. The folder records the format in config.json's quantization_config
 			}); err != nil {
 				return err
 			}
+			p.done()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: projections %s -> %s (%s, %.2f bits per weight)\n", out,
 				byteSize(before), byteSize(after), format, 8*float64(after)/float64(before/2))
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&modelDir, "model", "", "model folder (required)")
+	fl.StringVar(&modelDir, "model", "", "model folder or Hub id org/name[@revision] (required)")
 	fl.StringVar(&format, "format", "nf4", "nf4, int8, q8_0 or q4_0")
 	fl.BoolVar(&double, "double", true, "nf4: double-quantise the block scales (QLoRA's default)")
 	fl.StringVar(&out, "out", "", "output folder; must not exist or be empty (required)")
@@ -93,4 +101,23 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// quantizeWithProgress is m.W.Quantize over the model's projections, a
+// layer at a time so that the progress shows: Quantize over the first i+1
+// layers leaves the layers already quantised as they are, and returns the
+// bytes of all of them, so its last answer is the total.
+func quantizeWithProgress(p *progress, m *model.Model, format string, double bool) (int64, error) {
+	start := time.Now()
+	c := *m.Config
+	var n int64
+	for i := 0; i < m.Config.Layers; i++ {
+		c.Layers = i + 1
+		var err error
+		if n, err = m.W.Quantize(&c, format, double, model.FP32); err != nil {
+			return 0, err
+		}
+		p.Count("quantizing layers", i+1, m.Config.Layers, start)
+	}
+	return n, nil
 }

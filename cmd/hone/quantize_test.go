@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"hone/compute/ref"
@@ -32,8 +33,14 @@ func TestQuantizeFormats(t *testing.T) {
 	for _, f := range []string{"int8", "q8_0", "nf4", "q4_0"} {
 		t.Run(f, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), f)
-			if _, stderr, code := hone(t, "", "quantize", "--model", dir, "--format", f, "--out", out); code != 0 {
+			_, stderr, code := hone(t, "", "quantize", "--model", dir, "--format", f, "--out", out)
+			if code != 0 {
 				t.Fatalf("quantize: %s", stderr)
+			}
+			for _, want := range []string{"loaded " + dir, "quantizing layers: 1/2", "quantizing layers: 2/2", "writing " + out} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("quantize's progress lacks %q:\n%s", want, stderr)
+				}
 			}
 			m, closeModel, err := model.Load(out, model.FP32)
 			if err != nil {

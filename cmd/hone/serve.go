@@ -45,7 +45,8 @@ json_schema (constrained decoding: the output is valid JSON for the schema).
 
 Each --adapter NAME=DIR loads a LoRA adapter (PEFT folder) over the same copy
 of the base weights; requests pick it with "model": "BASE:NAME", the base
-with "model": "BASE" (BASE is --name, by default the model folder's name).
+with "model": "BASE" (BASE is --name, by default the model folder's name,
+or the Hub id as given when --model is one).
 Concurrent requests are decoded together (continuous batching, up to
 --max-batch); beyond --queue waiting requests the answer is 429. With
 --api-key (repeatable) or $HONE_API_KEY (comma-separated), /v1/ requires
@@ -56,9 +57,9 @@ those in flight finish (up to --shutdown-timeout) and exits.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model folder (Hugging Face layout) (required)")
+	fl.StringVar(&f.model, "model", "", "model folder (Hugging Face layout) or Hub id org/name[@revision] (required)")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "NAME=DIR: serve the LoRA adapter in DIR as model BASE:NAME (repeatable)")
-	fl.StringVar(&f.name, "name", "", "the base model's name in the API (default: the model folder's name)")
+	fl.StringVar(&f.name, "name", "", "the base model's name in the API (default: the model folder's name, or the Hub id)")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringArrayVar(&f.apiKeys, "api-key", nil, "accept this bearer token (repeatable; also $HONE_API_KEY)")
 	fl.StringVar(&f.precision, "precision", "fp32", "compute precision: fp32 or bf16")
@@ -100,23 +101,27 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return withCode(2, err)
 	}
-	m, closer, err := model.Load(f.model, prec)
+	dir, err := resolveModel(f.model)
+	if err != nil {
+		return err
+	}
+	m, closer, err := model.Load(dir, prec)
 	if err != nil {
 		return err
 	}
 	defer closer()
-	tok, err := tokenizer.Load(f.model)
+	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return err
 	}
-	tmpl, err := chat.Load(f.model)
+	tmpl, err := chat.Load(dir)
 	if err != nil {
-		log.Warn("no usable chat template in the model folder; using ChatML", "model", f.model, "reason", err)
+		log.Warn("no usable chat template in the model folder; using ChatML", "model", dir, "reason", err)
 		if tmpl, err = chat.Named("chatml"); err != nil {
 			return err
 		}
 	}
-	gen, err := model.LoadGenerationConfig(f.model, m.Config)
+	gen, err := model.LoadGenerationConfig(dir, m.Config)
 	if err != nil {
 		return err
 	}
@@ -137,8 +142,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	name := f.name
 	if name == "" {
-		abs, _ := filepath.Abs(f.model)
-		name = filepath.Base(abs)
+		name = defaultServeName(f.model, dir)
 	}
 	srv, err := serve.New(serve.Config{Name: name, MaxBatch: f.maxBatch, QueueSize: f.queue, MaxRequestBytes: f.maxBody,
 		DefaultMaxTokens: f.maxTokens, APIKeys: keys, Log: log},
@@ -175,4 +179,16 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	<-drained
 	log.Info("stopped")
 	return nil
+}
+
+// defaultServeName is the API name of the base model when --name is not
+// given: the Hub id as the user wrote it when --model was resolved to a
+// cache snapshot (whose folder is named by a commit hash), else the name
+// of the model folder.
+func defaultServeName(flag, dir string) string {
+	if filepath.Clean(flag) != filepath.Clean(dir) {
+		return flag
+	}
+	abs, _ := filepath.Abs(dir)
+	return filepath.Base(abs)
 }

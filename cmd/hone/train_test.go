@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hone/internal/shared"
+	"hone/train"
 )
 
 // storiesModel converts the shared stories260K model into a temporary
@@ -121,5 +122,68 @@ func TestTrainRecipeErrors(t *testing.T) {
 	_, stderr, code = hone(t, "", "train", p, "--set", "train.learning_rate=-1")
 	if code != 2 || !strings.Contains(stderr, "train.learning_rate") {
 		t.Fatalf("exit %d, stderr %q; want 2 and train.learning_rate named", code, stderr)
+	}
+}
+
+// TestProgressETAAfterResume: the ETA counts the steps done in this
+// process since training began, not the time since the process started
+// (model loading) over the absolute step number of a resumed run.
+func TestProgressETAAfterResume(t *testing.T) {
+	var out bytes.Buffer
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := t0
+	p := &progress{w: &out, now: func() time.Time { return clock }, lastEvent: clock}
+	p.Stage("loading model")
+	clock = clock.Add(100 * time.Second) // loading took 100 s
+	p.Note("resumed from run/checkpoint at step 50")
+	p.Stage("training: 100 steps")
+	clock = clock.Add(10 * time.Second) // step 51 took 10 s
+	p.OnStep(train.StepInfo{Step: 51, Steps: 100})
+	clock = clock.Add(10 * time.Second)
+	p.OnStep(train.StepInfo{Step: 52, Steps: 100})
+	if !strings.Contains(out.String(), "step 51/100") || !strings.Contains(out.String(), "ETA 8m10s") {
+		t.Errorf("after step 51 of a run resumed at 50, 10 s a step: want ETA 8m10s (49 steps), got\n%s", out.String())
+	}
+	if _, eta := p.eta(train.StepInfo{Step: 52, Steps: 100}); eta != 480*time.Second {
+		t.Errorf("ETA after step 52 = %s, want 8m0s", eta)
+	}
+}
+
+// TestTrainRefusesRunFolder: a new run into a folder that holds a run
+// fails before the model loads (the model here does not exist), naming
+// the folder and the ways out, with exit code 1 and nothing written.
+func TestTrainRefusesRunFolder(t *testing.T) {
+	dir := t.TempDir()
+	p := writeTask(t, dir, filepath.Join("..", "..", "examples", "tiny-base"), "")
+	out := filepath.Join(dir, "out")
+	os.MkdirAll(out, 0o755)
+	os.WriteFile(filepath.Join(out, "metrics.jsonl"), []byte(`{"step":1,"loss":2}`+"\n"), 0o644)
+	_, stderr, code := hone(t, "", "train", p)
+	if code == 0 || !strings.Contains(stderr, out+" already holds a run") || !strings.Contains(stderr, "--overwrite") || strings.Contains(stderr, "loading model") {
+		t.Fatalf("train into a run folder: exit %d, stderr %q; want a refusal naming the folder and --overwrite, before loading", code, stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl")); string(data) != `{"step":1,"loss":2}`+"\n" {
+		t.Errorf("the refused run changed metrics.jsonl: %q", data)
+	}
+	if _, stderr, code := hone(t, "", "train", p, "--resume", filepath.Join(out, "checkpoint"), "--overwrite"); code != 2 {
+		t.Errorf("train --resume --overwrite: exit %d, stderr %q; want 2", code, stderr)
+	}
+}
+
+// TestEvalFlagErrors: hone eval's errors name its flags, once each, with
+// exit code 2.
+func TestEvalFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := hone(t, "", "eval", "--model", dir, "--tuned", dir, "--data", "missing.jsonl", "--precision", "fp16", "--limit", "-1")
+	if code != 2 {
+		t.Errorf("eval with bad flags: exit %d, want 2", code)
+	}
+	for _, want := range []string{"--data missing.jsonl", "--precision", "--limit"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("eval with bad flags: stderr %q lacks %q", stderr, want)
+		}
+	}
+	if strings.Count(stderr, "missing.jsonl") != 1 || strings.Contains(stderr, "data.train") || strings.Contains(stderr, "eval.test") {
+		t.Errorf("eval with bad flags: stderr %q names recipe keys or the missing file more than once", stderr)
 	}
 }
