@@ -21,6 +21,14 @@
 // is put between adjacent tags because the engine applies whitespace
 // control to the nearest text even across other tags.
 //
+// A chat template comes from a model's files, so it is untrusted code, and
+// the engine has no limits of its own (a recursive macro would end the
+// process with a fatal stack overflow). guard.go bounds it from outside:
+// Parse refuses sources nested too deeply, and inserts calls that bound
+// every rendering's macro recursion, loop iterations and output, beside a
+// range() of bounded length; going over a limit is an error wrapping
+// ErrLimit.
+//
 // Render returns the text and, per message, the byte range of the whole
 // message, of its content, and for assistant messages the trained range:
 // what the model generates after the generation prompt, up to and

@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/json"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -161,23 +162,54 @@ func FuzzDecodeOrdered(f *testing.F) {
 	})
 }
 
+// FuzzTemplate parses and renders arbitrary template sources: no panic and
+// no crash of the process (recursion, loops and output stay within the
+// guards of guard.go), every error names the template, and the spans of a
+// successful Render are consistent.
 func FuzzTemplate(f *testing.F) {
 	for _, s := range []string{
 		"{% for m in messages %}{{ m.role }}: {{ m.content | trim }}</s>\n{% endfor %}",
 		"{{ messages | tojson(indent=2) }}{% raw %}{{{% endraw %}",
 		"{%- generation -%}{{ x }}{% endgeneration %}{# c #}",
 		"{{ raise_exception('no') }}",
+		"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+		"{% for i in range(4000000000) %}{{ i }}{% endfor %}",
+		"{% set ns = namespace(a=1) %}{% set ns.a = ns %}{{ ns }}",
+		"{%- macro f(x, y=2) -%}\n  [{{ x ~ y }}]\n{%- endmacro %}{% for m in messages if m.role != 'system' %}{{ f(m.content) }}</s>{% else %}-{% endfor %}",
+		"{% macro w() %}<{{ caller() }}>{% endmacro %}{% call w() %}{{ messages | tojson }}{% endcall %}{% filter upper %}x{% endfilter %}",
 	} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, src string) {
-		tmpl, err := Parse(src, "fuzz", Specials{EOS: "</s>"})
+	for _, name := range Names() {
+		tmpl, err := Named(name)
 		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tmpl.Source)
+	}
+	msgs := []Message{msg("user", "a"), msg("assistant", "b")}
+	f.Fuzz(func(t *testing.T, src string) {
+		old := debug.SetMaxStack(64 << 20) // a runaway recursion fails fast
+		defer debug.SetMaxStack(old)
+		oldSteps := maxSteps
+		maxSteps = 1 << 14 // keep each input fast; the limit itself is what is tested
+		defer func() { maxSteps = oldSteps }()
+		tmpl, err := Parse(src, "fuzz.jinja", Specials{EOS: "</s>"})
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.jinja") {
+				t.Fatalf("Parse error %q does not name the template", err)
+			}
 			return
 		}
-		r, err := tmpl.Render([]Message{msg("user", "a"), msg("assistant", "b")}, Options{AddGenerationPrompt: true})
+		if _, err := tmpl.RenderText(msgs, Options{}); err != nil && !strings.Contains(err.Error(), "fuzz.jinja") {
+			t.Fatalf("RenderText error %q does not name the template", err)
+		}
+		r, err := tmpl.Render(msgs, Options{AddGenerationPrompt: true})
+		if err != nil && !strings.Contains(err.Error(), "fuzz.jinja") {
+			t.Fatalf("Render error %q does not name the template", err)
+		}
 		if err == nil {
-			checkSpans(t, r, []Message{msg("user", "a"), msg("assistant", "b")})
+			checkSpans(t, r, msgs)
 		}
 	})
 }

@@ -150,6 +150,9 @@ func (p *pyDumps) encode(sb *strings.Builder, v jinja.Value, depth int) error {
 	if depth > 1000 {
 		return errors.New("tojson: value nested too deeply")
 	}
+	if sb.Len() > maxOutput {
+		return fmt.Errorf("tojson: %w", errOutput)
+	}
 	switch {
 	case v.IsUndefined(), v.IsNone():
 		sb.WriteString("null")
@@ -219,7 +222,7 @@ func (p *pyDumps) encode(sb *strings.Builder, v jinja.Value, depth int) error {
 		p.newline(sb, depth)
 		sb.WriteByte('}')
 	default:
-		return fmt.Errorf("tojson: object of kind %s is not JSON serializable", v.String())
+		return fmt.Errorf("tojson: object of kind %s is not JSON serializable", safeString(v))
 	}
 	return nil
 }
@@ -335,6 +338,9 @@ func writeU(sb *strings.Builder, r rune) {
 // separators=separators, sort_keys=sort_keys). Positional indent is
 // accepted as in the Python signature tojson(x, ensure_ascii, indent,
 // separators, sort_keys).
+//
+// The output is bounded like a rendering's (maxOutput), and the indent to
+// maxIndent characters.
 func filterToJSON(args []jinja.Value, kwargs map[string]jinja.Value) (jinja.Value, error) {
 	if len(args) == 0 {
 		return jinja.Undefined(), errors.New("tojson: missing value")
@@ -357,11 +363,17 @@ func filterToJSON(args []jinja.Value, kwargs map[string]jinja.Value) (jinja.Valu
 		p.itemSep = ","
 		switch {
 		case v.IsInt():
+			if v.AsInt() > maxIndent {
+				return jinja.Undefined(), fmt.Errorf("tojson: indent %d is longer than %d: %w", v.AsInt(), maxIndent, ErrLimit)
+			}
 			p.indent = strings.Repeat(" ", max(0, int(v.AsInt())))
 		case v.IsString():
+			if len(v.AsString()) > maxIndent {
+				return jinja.Undefined(), fmt.Errorf("tojson: an indent of %d bytes is longer than %d: %w", len(v.AsString()), maxIndent, ErrLimit)
+			}
 			p.indent = v.AsString()
 		default:
-			return jinja.Undefined(), fmt.Errorf("tojson: indent must be an integer or a string, not %s", v.String())
+			return jinja.Undefined(), fmt.Errorf("tojson: indent must be an integer or a string, not %s", safeString(v))
 		}
 	}
 	if v, ok := get(3, "separators"); ok && !v.IsNone() && !v.IsUndefined() {

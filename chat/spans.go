@@ -70,6 +70,8 @@ type SpanError struct {
 	Reason string
 }
 
+// Error returns the reason with the template's name and, when one is
+// concerned, the message's index.
 func (e *SpanError) Error() string {
 	if e.Message < 0 {
 		return fmt.Sprintf("chat template %s: cannot locate message spans: %s", e.Template, e.Reason)

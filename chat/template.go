@@ -52,13 +52,25 @@ type Options struct {
 }
 
 // Parse compiles a Jinja chat template. name identifies it in errors.
+//
+// The source may come from an untrusted file: Parse refuses sources nested
+// deeper than hone's limits, and every rendering is bounded in recursion
+// depth, loop iterations, range() length and output size (see ErrLimit).
+// Names starting with __hone_ are reserved for these guards.
 func Parse(src, name string, special Specials) (tmpl *Template, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			tmpl, err = nil, fmt.Errorf("chat template %s: the Jinja engine failed: %v", name, r)
 		}
 	}()
-	t, err := jinja.Compile(rewriteSource(src))
+	if k := strings.Index(src, guardPrefix); k >= 0 {
+		return nil, fmt.Errorf("chat template %s: line %d: names starting with %s are reserved by hone", name, lineAt(src, k), guardPrefix)
+	}
+	guarded, err := guardSource(rewriteSource(src))
+	if err != nil {
+		return nil, fmt.Errorf("chat template %s: %w", name, err)
+	}
+	t, err := jinja.Compile(guarded)
 	if err != nil {
 		return nil, fmt.Errorf("chat template %s: %w", name, err)
 	}
@@ -91,28 +103,16 @@ func Load(dir string) (*Template, error) {
 func LoadVariant(dir, variant string) (*Template, error) {
 	cfgPath := filepath.Join(dir, "tokenizer_config.json")
 	var cfg map[string]json.RawMessage
+	var sp Specials
 	data, err := os.ReadFile(cfgPath)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, jsonErr(data, err))
+		if cfg, sp, err = parseConfig(data, cfgPath); err != nil {
+			return nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
 	default:
 		return nil, err
-	}
-	var sp Specials
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"bos_token", &sp.BOS}, {"eos_token", &sp.EOS}, {"unk_token", &sp.UNK}, {"pad_token", &sp.PAD}} {
-		if raw, ok := cfg[f.key]; ok {
-			s, err := tokenString(raw)
-			if err != nil {
-				return nil, fmt.Errorf("%s: key %q: %w", cfgPath, f.key, err)
-			}
-			*f.dst = s
-		}
 	}
 
 	// transformers 5 files take precedence over the config key.
@@ -129,24 +129,62 @@ func LoadVariant(dir, variant string) (*Template, error) {
 		// Processor-style chat_template.json: {"chat_template": "..."}.
 		jf := filepath.Join(dir, "chat_template.json")
 		if data, err := os.ReadFile(jf); err == nil {
-			var obj struct {
-				ChatTemplate *string `json:"chat_template"`
-			}
-			if err := json.Unmarshal(data, &obj); err != nil {
-				return nil, fmt.Errorf("%s: %w", jf, jsonErr(data, err))
-			}
-			if obj.ChatTemplate == nil {
-				return nil, fmt.Errorf("%s: key \"chat_template\": missing", jf)
-			}
-			return Parse(*obj.ChatTemplate, jf, sp)
+			return parseTemplateJSON(data, jf, sp)
 		}
 	}
+	if cfg == nil {
+		return nil, fmt.Errorf("%s: neither tokenizer_config.json nor chat_template.jinja found: %w", dir, ErrNoTemplate)
+	}
+	return configTemplate(cfg, cfgPath, variant, sp)
+}
 
+// parseConfig decodes the bytes of a tokenizer_config.json (path names it
+// in errors) and reads its special tokens.
+func parseConfig(data []byte, path string) (map[string]json.RawMessage, Specials, error) {
+	var cfg map[string]json.RawMessage
+	var sp Specials
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, sp, fmt.Errorf("%s: %w", path, jsonErr(data, err))
+	}
+	if cfg == nil {
+		return nil, sp, fmt.Errorf("%s: want a JSON object, not null", path)
+	}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"bos_token", &sp.BOS}, {"eos_token", &sp.EOS}, {"unk_token", &sp.UNK}, {"pad_token", &sp.PAD}} {
+		if raw, ok := cfg[f.key]; ok {
+			s, err := tokenString(raw)
+			if err != nil {
+				return nil, sp, fmt.Errorf("%s: key %q: %w", path, f.key, err)
+			}
+			*f.dst = s
+		}
+	}
+	return cfg, sp, nil
+}
+
+// parseTemplateJSON compiles the template of a processor-style
+// chat_template.json, {"chat_template": "..."}; path names it in errors.
+func parseTemplateJSON(data []byte, path string, sp Specials) (*Template, error) {
+	var obj struct {
+		ChatTemplate *string `json:"chat_template"`
+	}
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, jsonErr(data, err))
+	}
+	if obj.ChatTemplate == nil {
+		return nil, fmt.Errorf("%s: key \"chat_template\": missing", path)
+	}
+	return Parse(*obj.ChatTemplate, path, sp)
+}
+
+// configTemplate compiles the chat_template key of a decoded
+// tokenizer_config.json (cfgPath names it in errors): a string, or a list
+// of {name, template} from which variant ("" for "default") is taken.
+func configTemplate(cfg map[string]json.RawMessage, cfgPath, variant string, sp Specials) (*Template, error) {
 	raw, ok := cfg["chat_template"]
 	if !ok || string(raw) == "null" {
-		if cfg == nil {
-			return nil, fmt.Errorf("%s: neither tokenizer_config.json nor chat_template.jinja found: %w", dir, ErrNoTemplate)
-		}
 		return nil, fmt.Errorf("%s: key \"chat_template\": %w", cfgPath, ErrNoTemplate)
 	}
 	want := variant
@@ -209,6 +247,7 @@ type RaiseError struct {
 	Message string
 }
 
+// Error returns the message with the template's name.
 func (e *RaiseError) Error() string {
 	return fmt.Sprintf("chat template %s raised an exception: %s", e.Template, e.Message)
 }
@@ -254,7 +293,7 @@ func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
 		"raise_exception": jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 			msg := "(no message)"
 			if len(args) > 0 {
-				msg = args[0].String()
+				msg = safeString(args[0])
 				if args[0].IsString() {
 					msg = args[0].AsString()
 				}
@@ -299,23 +338,31 @@ func (t *Template) data(opt Options) (map[string]jinja.Value, error) {
 	return d, nil
 }
 
-// render runs the template over message values with shared variables. A
-// panic inside the engine (a bug there, reachable from a template file) is
-// returned as an error naming the template.
+// render runs the template over message values with shared variables,
+// within the limits of guard.go. A panic inside the engine (a bug there,
+// reachable from a template file) is returned as an error naming the
+// template.
 func (t *Template) render(msgs []jinja.Value, agp bool, shared map[string]jinja.Value) (out string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = "", fmt.Errorf("chat template %s: the Jinja engine failed: %v", t.Name, r)
 		}
 	}()
-	d := make(map[string]jinja.Value, len(shared)+2)
+	var g guard
+	guards := g.values()
+	d := make(map[string]jinja.Value, len(shared)+len(guards)+2)
 	for k, v := range shared {
+		d[k] = v
+	}
+	for k, v := range guards {
 		d[k] = v
 	}
 	d["messages"] = jinja.NewList(msgs)
 	d["add_generation_prompt"] = jinja.NewBool(agp)
 	out, err = t.tmpl.RenderValues(d)
-	out = strings.ReplaceAll(out, tagSeparator, "")
+	if err == nil && len(out) > maxOutput {
+		err = errOutput
+	}
 	if err != nil {
 		var re *RaiseError
 		if errors.As(err, &re) {
@@ -323,7 +370,7 @@ func (t *Template) render(msgs []jinja.Value, agp bool, shared map[string]jinja.
 		}
 		return "", fmt.Errorf("chat template %s: %w", t.Name, err)
 	}
-	return out, nil
+	return strings.ReplaceAll(out, tagSeparator, ""), nil
 }
 
 // knownEndOfTurn are end-of-turn and end-of-sequence markers of the chat

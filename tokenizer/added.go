@@ -8,14 +8,32 @@ import (
 // AddedToken is an entry of tokenizer.json's "added_tokens": a token matched
 // in the text before the model runs (special tokens such as <|eot_id|>, and
 // any user-added ones).
+//
+// The flags mean what they mean in Hugging Face tokenizers' AddedToken.
 type AddedToken struct {
-	ID         int32  `json:"id"`
-	Content    string `json:"content"`
-	SingleWord bool   `json:"single_word"`
-	LStrip     bool   `json:"lstrip"`
-	RStrip     bool   `json:"rstrip"`
-	Normalized bool   `json:"normalized"`
-	Special    bool   `json:"special"`
+	// ID is the token's id; below the vocabulary limit of 1<<24, and the
+	// same as the model vocabulary's id when the content is in it too.
+	ID int32 `json:"id"`
+	// Content is the text the token stands for, matched in the input
+	// (leftmost, longest first) before the model runs.
+	Content string `json:"content"`
+	// SingleWord matches the token only as a whole word: not when a word
+	// character (a letter, digit or '_') touches it on either side, so
+	// that "ing" is not cut out of "tokenizing".
+	SingleWord bool `json:"single_word"`
+	// LStrip makes the match take in the whitespace on its left: with
+	// LStrip, "[MASK]" in "a [MASK]" matches " [MASK]".
+	LStrip bool `json:"lstrip"`
+	// RStrip makes the match take in the whitespace on its right.
+	RStrip bool `json:"rstrip"`
+	// Normalized matches the token against the normalized text (after
+	// the normalizer, for example lowercasing) rather than the original
+	// text, with the content normalized the same way.
+	Normalized bool `json:"normalized"`
+	// Special marks a control token (BOS, EOS, <|im_start|>, ...): Decode
+	// leaves it out when asked to skip special tokens, and IsSpecial
+	// reports it.
+	Special bool `json:"special"`
 }
 
 // trie is a byte trie of added-token contents for leftmost-longest search.

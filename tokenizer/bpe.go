@@ -376,9 +376,13 @@ func (m *bpe) mergeAll(w []node) []sym {
 // wordCache is a fixed-size, lock-free, direct-mapped cache of tokenized
 // words, safe for concurrent use: entries are immutable and published with
 // an atomic pointer store, so a reader sees either an old or a new entry.
+// The table (512 KB at the default size) is made by the first put, so that
+// a tokenizer that never encodes, or is built and dropped (a fuzz input),
+// does not pay for it.
 type wordCache struct {
-	seed    maphash.Seed
-	entries []atomic.Pointer[cacheEntry]
+	seed  maphash.Seed
+	mask  uint64                                       // entries - 1; entries is a power of two
+	table atomic.Pointer[[]atomic.Pointer[cacheEntry]] // nil until the first put
 }
 
 type cacheEntry struct {
@@ -392,19 +396,19 @@ const (
 	cacheMaxKey = 256 // longer words are not cached, as in Hugging Face
 )
 
-func newWordCache() *wordCache {
-	return &wordCache{seed: maphash.MakeSeed(), entries: make([]atomic.Pointer[cacheEntry], 1<<cacheBits)}
-}
+func newWordCache() *wordCache { return newWordCacheBits(cacheBits) }
 
-func (c *wordCache) slot(k string) *atomic.Pointer[cacheEntry] {
-	return &c.entries[maphash.String(c.seed, k)&(1<<cacheBits-1)]
+// newWordCacheBits returns a cache of 1<<bits entries.
+func newWordCacheBits(bits uint) *wordCache {
+	return &wordCache{seed: maphash.MakeSeed(), mask: 1<<bits - 1}
 }
 
 func (c *wordCache) get(k string, raw bool) ([]sym, bool) {
-	if len(k) > cacheMaxKey {
+	t := c.table.Load()
+	if t == nil || len(k) > cacheMaxKey {
 		return nil, false
 	}
-	e := c.slot(k).Load()
+	e := (*t)[maphash.String(c.seed, k)&c.mask].Load()
 	if e != nil && e.raw == raw && e.key == k {
 		return e.syms, true
 	}
@@ -415,5 +419,11 @@ func (c *wordCache) put(k string, raw bool, s []sym) {
 	if len(k) > cacheMaxKey {
 		return
 	}
-	c.slot(k).Store(&cacheEntry{key: k, raw: raw, syms: s})
+	t := c.table.Load()
+	if t == nil {
+		fresh := make([]atomic.Pointer[cacheEntry], c.mask+1)
+		c.table.CompareAndSwap(nil, &fresh) // a concurrent put may win
+		t = c.table.Load()
+	}
+	(*t)[maphash.String(c.seed, k)&c.mask].Store(&cacheEntry{key: k, raw: raw, syms: s})
 }

@@ -34,6 +34,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad unk", `{"model":{"type":"BPE","unk_token":"<unk>","vocab":{"a":0},"merges":[]}}`, `unk_token "<unk>" is not in the vocabulary`},
 		{"template missing special", `{"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}}],"special_tokens":{}},` + okModel + `}`, `tokenizer.json: post_processor.single[0] special token "<s>" is missing`},
 		{"added empty", `{"added_tokens":[{"id":5,"content":""}],` + okModel + `}`, `tokenizer.json: added_tokens[0] has empty content`},
+		{"added huge id", `{"added_tokens":[{"id":2147483647,"content":"<big>","special":true}],` + okModel + `}`, `tokenizer.json: added_tokens[0] ("<big>") id 2147483647 is too large (the limit is 16777215)`},
+		{"added id at limit", `{"added_tokens":[{"id":16777216,"content":"<big>"}],` + okModel + `}`, `added_tokens[0] ("<big>") id 16777216 is too large`},
 		{"added id clash", `{"added_tokens":[{"id":5,"content":"ab"}],` + okModel + `}`, `"ab" has id 5 but the model vocabulary says 2`},
 		{"metaspace replacement", `{"pre_tokenizer":{"type":"Metaspace","replacement":"ab"},` + okModel + `}`, `replacement "ab" is not one character`},
 	} {
@@ -104,4 +106,50 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("MarshalJSON of a parsed tokenizer: %v", err)
 		}
 	})
+}
+
+// TestLoadConfigTokens checks bos_token and eos_token of
+// tokenizer_config.json: a token that is not in the vocabulary, or a value
+// of the wrong shape, is an error naming the file and the key (it used to be
+// ignored, and training failed later with "no EOS token").
+func TestLoadConfigTokens(t *testing.T) {
+	for _, c := range []struct {
+		name, cfg, want string
+		eos             int32 // want EOS id, -1 for none
+	}{
+		{"missing eos", `{"eos_token": "</s>"}`, `key "eos_token": token "</s>" is not in the vocabulary`, 0},
+		{"missing bos dict", `{"bos_token": {"content": "<s>", "special": true}, "eos_token": "ab"}`, `key "bos_token": token "<s>" is not in the vocabulary`, 0},
+		{"number", `{"eos_token": 7}`, `key "eos_token": want a string, null or {"content": ...}`, 0},
+		{"dict without content", `{"eos_token": {"id": 2}}`, `key "eos_token": want a string`, 0},
+		{"string", `{"eos_token": "ab", "bos_token": null}`, "", 2},
+		{"dict", `{"eos_token": {"content": "b"}}`, "", 1},
+		{"null and empty", `{"eos_token": null, "bos_token": ""}`, "", -1},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{`+okModel+`}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfgPath := filepath.Join(dir, "tokenizer_config.json")
+		if err := os.WriteFile(cfgPath, []byte(c.cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tk, err := Load(dir)
+		if c.want != "" {
+			if err == nil || !strings.Contains(err.Error(), cfgPath+": "+c.want) {
+				t.Errorf("%s: Load = %v, want an error containing %q", c.name, err, cfgPath+": "+c.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: Load = %v", c.name, err)
+			continue
+		}
+		id, ok := tk.EOS()
+		if c.eos < 0 && ok || c.eos >= 0 && (!ok || id != c.eos) {
+			t.Errorf("%s: EOS() = %d, %v, want %d", c.name, id, ok, c.eos)
+		}
+		if _, ok := tk.BOS(); ok {
+			t.Errorf("%s: BOS() is set, want none", c.name)
+		}
+	}
 }

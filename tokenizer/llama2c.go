@@ -27,29 +27,55 @@ func ReadLlama2C(path string) ([]Llama2CPiece, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseLlama2C(data, path)
+}
+
+// maxLlama2CPiece bounds max_token_length, the length of the longest piece
+// in bytes. llama2.c's export writes the real maximum (7 for tok512.bin, a
+// few dozen for Llama 2); the bound keeps fromPieces, whose cost grows with
+// the square of a piece's length, fast on hostile files.
+const maxLlama2CPiece = 1024
+
+// parseLlama2C reads the pieces of the bytes of a tokenizer.bin; name is
+// used in errors.
+func parseLlama2C(data []byte, name string) ([]Llama2CPiece, error) {
+	out, err := readPieces(data, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) < 3+256 {
+		return nil, fmt.Errorf("%s: %d pieces; a llama2.c tokenizer has <unk>, <s>, </s> and 256 byte pieces", name, len(out))
+	}
+	return out, nil
+}
+
+// readPieces reads max_token_length and the pieces that follow, however
+// many. Every length is checked against max_token_length and the bytes
+// left before anything is allocated.
+func readPieces(data []byte, name string) ([]Llama2CPiece, error) {
 	if len(data) < 4 {
-		return nil, fmt.Errorf("%s: too short for a llama2.c tokenizer (no max_token_length)", path)
+		return nil, fmt.Errorf("%s: too short for a llama2.c tokenizer (no max_token_length)", name)
 	}
 	maxLen := int32(binary.LittleEndian.Uint32(data))
 	if maxLen <= 0 {
-		return nil, fmt.Errorf("%s: max_token_length %d is not positive", path, maxLen)
+		return nil, fmt.Errorf("%s: max_token_length %d is not positive", name, maxLen)
+	}
+	if maxLen > maxLlama2CPiece {
+		return nil, fmt.Errorf("%s: max_token_length %d is larger than %d (llama2.c pieces are short)", name, maxLen, maxLlama2CPiece)
 	}
 	var out []Llama2CPiece
 	for off := 4; off < len(data); {
 		if off+8 > len(data) {
-			return nil, fmt.Errorf("%s: piece %d: truncated header at byte %d", path, len(out), off)
+			return nil, fmt.Errorf("%s: piece %d: truncated header at byte %d", name, len(out), off)
 		}
 		score := math.Float32frombits(binary.LittleEndian.Uint32(data[off:]))
 		n := int32(binary.LittleEndian.Uint32(data[off+4:]))
 		off += 8
-		if n < 0 || n > maxLen || off+int(n) > len(data) {
-			return nil, fmt.Errorf("%s: piece %d: length %d at byte %d is invalid (max_token_length %d, %d bytes left)", path, len(out), n, off-4, maxLen, len(data)-off)
+		if n < 0 || n > maxLen || int(n) > len(data)-off {
+			return nil, fmt.Errorf("%s: piece %d: length %d at byte %d is invalid (max_token_length %d, %d bytes left)", name, len(out), n, off-4, maxLen, len(data)-off)
 		}
 		out = append(out, Llama2CPiece{string(data[off : off+int(n)]), score})
 		off += int(n)
-	}
-	if len(out) < 3+256 {
-		return nil, fmt.Errorf("%s: %d pieces; a llama2.c tokenizer has <unk>, <s>, </s> and 256 byte pieces", path, len(out))
 	}
 	return out, nil
 }

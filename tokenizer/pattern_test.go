@@ -108,7 +108,13 @@ func FuzzPatterns(f *testing.F) {
 		slow pattern
 	}{}
 	for _, src := range []string{llama3Regex, qwen2Regex, gpt2Regex} {
-		fast, _ := compileRegex(src)
+		fast, err := compileRegex(src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, generic := fast.(*regexPattern); generic {
+			f.Fatalf("compileRegex(%.16q) = the regexp2 pattern, want the fast matcher (else the fuzz compares regexp2 with itself)", src)
+		}
 		re, err := compileRegexp2(src)
 		if err != nil {
 			f.Fatal(err)

@@ -88,7 +88,11 @@ func Load(path string) (*Tokenizer, error) {
 }
 
 // readConfig takes bos_token and eos_token from tokenizer_config.json when
-// the file exists and the post-processor did not determine them.
+// the file exists and the post-processor did not determine them. A token
+// the config names must be in the vocabulary (transformers would append it
+// as a new token, with an id beyond the model's embeddings): otherwise, and
+// for a value that is not a string, null or {"content": ...}, it returns an
+// error naming the file and the key.
 func (t *Tokenizer) readConfig(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -101,31 +105,43 @@ func (t *Tokenizer) readConfig(path string) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	tokenOf := func(key string) (int32, bool) {
-		raw, ok := cfg[key]
-		if !ok {
-			return 0, false
+	tokenOf := func(key string) (id int32, ok bool, err error) {
+		raw, present := cfg[key]
+		if !present || isNull(raw) {
+			return 0, false, nil
 		}
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			var obj struct {
-				Content string `json:"content"`
+				Content *string `json:"content"`
 			}
-			if json.Unmarshal(raw, &obj) != nil {
-				return 0, false
+			if json.Unmarshal(raw, &obj) != nil || obj.Content == nil {
+				return 0, false, fmt.Errorf("%s: key %q: want a string, null or {\"content\": ...}, not %.40s", path, key, raw)
 			}
-			s = obj.Content
+			s = *obj.Content
 		}
 		if s == "" {
-			return 0, false
+			return 0, false, nil
 		}
-		return t.TokenID(s)
+		id, ok = t.TokenID(s)
+		if !ok {
+			return 0, false, fmt.Errorf("%s: key %q: token %q is not in the vocabulary of %s", path, key, s, t.name)
+		}
+		return id, true, nil
+	}
+	bos, hasBos, err := tokenOf("bos_token")
+	if err != nil {
+		return err
+	}
+	eos, hasEos, err := tokenOf("eos_token")
+	if err != nil {
+		return err
 	}
 	if !t.hasBos {
-		t.bos, t.hasBos = tokenOf("bos_token")
+		t.bos, t.hasBos = bos, hasBos
 	}
 	if !t.hasEos {
-		t.eos, t.hasEos = tokenOf("eos_token")
+		t.eos, t.hasEos = eos, hasEos
 	}
 	return nil
 }
@@ -246,6 +262,9 @@ func (t *Tokenizer) setAdded(toks []AddedToken) error {
 	for i, a := range toks {
 		if a.ID < 0 {
 			return &configError{t.name, fmt.Sprintf("added_tokens[%d]", i), fmt.Sprintf("id %d is negative", a.ID)}
+		}
+		if a.ID >= maxTokenID {
+			return &configError{t.name, fmt.Sprintf("added_tokens[%d]", i), fmt.Sprintf("(%q) id %d is too large (the limit is %d)", a.Content, a.ID, maxTokenID-1)}
 		}
 		if a.Content == "" {
 			return &configError{t.name, fmt.Sprintf("added_tokens[%d]", i), "has empty content"}

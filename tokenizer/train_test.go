@@ -275,8 +275,14 @@ func TestTrainedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := tk.MarshalJSON()
-	b, _ := back.MarshalJSON()
+	a, err := tk.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := back.MarshalJSON()
+	if err != nil {
+		t.Fatalf("MarshalJSON after Load: %v", err)
+	}
 	if !bytes.Equal(a, b) {
 		t.Errorf("tokenizer.json changes when saved, loaded and saved again")
 	}
@@ -327,8 +333,14 @@ func TestTrainedRoundTrip(t *testing.T) {
 }
 
 func TestTrainDeterministic(t *testing.T) {
-	a, _ := trainMixed(t).MarshalJSON()
-	b, _ := trainMixed(t).MarshalJSON()
+	a, err := trainMixed(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := trainMixed(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(a, b) {
 		t.Fatal("two trainings on the same text give different tokenizer.json")
 	}
