@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func FuzzReadGGUF(f *testing.F) {
 		}
 		c, w := b.Model.Config, b.Model.W
 		for _, p := range w.Params(c) {
-			if *p.Ptr == nil || !sameInts((*p.Ptr).Shape, p.Shape) {
+			if *p.Ptr == nil || !slices.Equal((*p.Ptr).Shape, p.Shape) {
 				t.Fatalf("%s: %v, config wants %v", p.Name, *p.Ptr, p.Shape)
 			}
 		}
@@ -123,18 +124,6 @@ func FuzzReadGGUF(f *testing.F) {
 			}
 		}
 	})
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzReadAdapterGGUF feeds arbitrary bytes to the GGUF LoRA adapter reader.
@@ -166,7 +155,7 @@ func FuzzReadAdapterGGUF(f *testing.F) {
 		for _, a := range set.Adapters {
 			out, in := m.W.LinearByName(a.Name).Dims()
 			r := a.Rank()
-			if !sameInts(a.A.Shape, []int{r, in}) || !sameInts(a.B.Shape, []int{out, r}) || r < 1 {
+			if !slices.Equal(a.A.Shape, []int{r, in}) || !slices.Equal(a.B.Shape, []int{out, r}) || r < 1 {
 				t.Fatalf("%s: A %v and B %v for a [%d, %d] projection", a.Name, a.A.Shape, a.B.Shape, out, in)
 			}
 			if s := float64(a.Scale); !(s > 0) || math.IsInf(s, 0) {

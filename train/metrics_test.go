@@ -3,6 +3,7 @@ package train
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -51,7 +52,7 @@ func TestOpenMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSteps(t, m, 5, 8)
-	if got, want := stepList(t, path), []int{1, 2, 3, 4, 5, 6, 7, 8}; !equalInts(got, want) {
+	if got, want := stepList(t, path), []int{1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
 		t.Errorf("steps after resuming at 4 = %v, want %v", got, want)
 	}
 	recs, _ := ReadMetrics(path)
@@ -64,7 +65,7 @@ func TestOpenMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSteps(t, m, 1, 3)
-	if got, want := stepList(t, path), []int{1, 2, 3}; !equalInts(got, want) {
+	if got, want := stepList(t, path), []int{1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("steps of a new run over an old file = %v, want %v", got, want)
 	}
 	// resuming without a file starts one
@@ -74,19 +75,7 @@ func TestOpenMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSteps(t, m, 4, 4)
-	if got, want := stepList(t, path), []int{4}; !equalInts(got, want) {
+	if got, want := stepList(t, path), []int{4}; !slices.Equal(got, want) {
 		t.Errorf("steps of a resumed run without a file = %v, want %v", got, want)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
