@@ -88,7 +88,8 @@ func ExactMatch(pred, ref string) bool { return strings.TrimSpace(pred) == strin
 // FieldAccuracy compares two JSON objects field by field: it returns how
 // many of the reference's top-level fields the prediction has with an
 // equal value (numbers compared by value, strings trimmed and
-// case-insensitive), and how many fields the reference has. A prediction
+// case-insensitive, nested arrays and objects by the same rules), and how
+// many fields the reference has. A prediction
 // that is not an object matches nothing.
 func FieldAccuracy(pred, ref any) (match, total int) {
 	r, ok := ref.(map[string]any)
@@ -105,6 +106,10 @@ func FieldAccuracy(pred, ref any) (match, total int) {
 	return match, total
 }
 
+// sameValue reports whether two decoded JSON values are equal as
+// FieldAccuracy counts them: strings trimmed and case-insensitive, numbers
+// by value, arrays element by element and objects key by key with the same
+// rules all the way down.
 func sameValue(a, b any) bool {
 	switch x := a.(type) {
 	case string:
@@ -118,6 +123,28 @@ func sameValue(a, b any) bool {
 		fa, ea := x.Float64()
 		fb, eb := y.Float64()
 		return ea == nil && eb == nil && fa == fb
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(a, b)
 }
