@@ -47,6 +47,9 @@ type Options struct {
 	Merge bool
 	// Modelfile writes an Ollama Modelfile beside a gguf export.
 	Modelfile bool
+	// Name is a gguf export's general.name; empty takes the model
+	// folder's base name.
+	Name string
 	// Parity is the parity check's options; its Tol defaults to the
 	// export type's Tolerance.
 	Parity ParityOptions
@@ -169,7 +172,10 @@ func exportGGUF(dir string, ref *Bundle, set *lora.Set, opt Options, logf func(s
 		}
 	}
 	out.Model = m
-	name := filepath.Base(filepath.Clean(opt.Model))
+	name := opt.Name
+	if name == "" {
+		name = filepath.Base(filepath.Clean(opt.Model))
+	}
 	modelPath := filepath.Join(dir, "model.gguf")
 	if err := WriteGGUF(modelPath, &out, GGUFOptions{Type: opt.Type, Name: name}); err != nil {
 		return nil, nil, err

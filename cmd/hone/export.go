@@ -44,6 +44,10 @@ when complete.`,
 			if err != nil {
 				return err
 			}
+			if dir != opt.Model {
+				// a Hub id: the folder is a snapshot named by its commit
+				opt.Name = hubModelName(opt.Model)
+			}
 			opt.Model = dir
 			t, err := parseGGUFType(ggufType)
 			if err != nil {
@@ -100,4 +104,10 @@ func parseGGUFType(s string) (gguf.TensorType, error) {
 		return 0, fmt.Errorf("--type %q: want F32, F16, BF16, Q8_0, Q4_0 or Q4_K_M", s)
 	}
 	return t, nil
+}
+
+// hubModelName is the model's name in a Hub id org/name[@revision]: name.
+func hubModelName(id string) string {
+	id, _, _ = strings.Cut(id, "@")
+	return id[strings.LastIndex(id, "/")+1:]
 }

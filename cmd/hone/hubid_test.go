@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hone/gguf"
 )
 
 // offlineHub puts a copy of the model folder src into a fresh Hugging Face
@@ -55,6 +57,17 @@ func TestHubIDs(t *testing.T) {
 	}
 	if out, stderr, code := honeEnv(t, env, "export", "--model", "org/tiny", "--format", "hf", "--out", filepath.Join(tmp, "hf")); code != 0 {
 		t.Errorf("export --model org/tiny = exit %d: %s%s", code, out, stderr)
+	}
+	// a GGUF export of a Hub id is named after the model, not the snapshot's commit
+	if out, stderr, code := honeEnv(t, env, "export", "--model", "org/tiny", "--format", "gguf", "--type", "f32", "--out", filepath.Join(tmp, "gguf")); code != 0 {
+		t.Errorf("export --model org/tiny --format gguf = exit %d: %s%s", code, out, stderr)
+	} else if f, err := gguf.Open(filepath.Join(tmp, "gguf", "model.gguf")); err != nil {
+		t.Error(err)
+	} else {
+		if name, err := f.Meta.String(gguf.KeyName); err != nil || name != "tiny" {
+			t.Errorf("GGUF general.name = %q (%v), want tiny", name, err)
+		}
+		f.Close()
 	}
 
 	// serve: the default API name is the Hub id
