@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -26,6 +27,37 @@ func TestRepetitionPenalty(t *testing.T) {
 		if l[i] != want[i] {
 			t.Fatalf("penalised logits = %v, want %v", l, want)
 		}
+	}
+}
+
+// TestPenalties: OpenAI's presence and frequency penalties count the
+// generated tokens only, and chain after the repetition penalty.
+func TestPenalties(t *testing.T) {
+	// prompt 0 0 3, then generated 1 1 1 2
+	tokens := []int32{0, 0, 3, 1, 1, 1, 2}
+	l := []float32{1, 1, 1, 1}
+	Penalties{Presence: 0.5, Frequency: 0.25, Prompt: 3}.Process(tokens, l)
+	want := []float32{1, 1 - 0.5 - 0.75, 1 - 0.5 - 0.25, 1}
+	if !slices.Equal(l, want) {
+		t.Errorf("penalised logits = %v, want %v", l, want)
+	}
+	// negative values favour repetition; a prompt as long as the tokens
+	// leaves the logits alone
+	l = []float32{0, 0, 0, 0}
+	Penalties{Presence: -1, Prompt: 3}.Process(tokens, l)
+	if want := []float32{0, 1, 1, 0}; !slices.Equal(l, want) {
+		t.Errorf("negative presence: %v, want %v", l, want)
+	}
+	l = []float32{1, 1, 1, 1}
+	Penalties{Presence: 1, Frequency: 1, Prompt: len(tokens)}.Process(tokens, l)
+	if want := []float32{1, 1, 1, 1}; !slices.Equal(l, want) {
+		t.Errorf("no generated tokens: %v, want %v", l, want)
+	}
+	l = []float32{2, 2, 2, 2}
+	Chain{RepetitionPenalty{2}, Penalties{Frequency: 1, Prompt: 3}}.Process(tokens, l)
+	// repetition: every token present (0..3) halved to 1; then token 1 -3, token 2 -1
+	if want := []float32{1, -2, 0, 1}; !slices.Equal(l, want) {
+		t.Errorf("chained: %v, want %v", l, want)
 	}
 }
 

@@ -37,6 +37,43 @@ func (r RepetitionPenalty) Process(tokens []int32, logits []float32) {
 	}
 }
 
+// Penalties are OpenAI's presence and frequency penalties: the logit of
+// every token generated so far (tokens from Prompt on; the prompt's tokens
+// are not counted) is lowered by Presence once and by Frequency for each
+// time it was generated, as in the OpenAI API and vLLM. Negative values
+// favour repetition instead.
+type Penalties struct {
+	Presence, Frequency float32
+	// Prompt is how many of the tokens given to Process are the prompt's.
+	Prompt int
+}
+
+// Process applies the penalties.
+func (p Penalties) Process(tokens []int32, logits []float32) {
+	if (p.Presence == 0 && p.Frequency == 0) || p.Prompt >= len(tokens) {
+		return
+	}
+	counts := make(map[int32]int, len(tokens)-p.Prompt)
+	for _, t := range tokens[max(p.Prompt, 0):] {
+		if t >= 0 && int(t) < len(logits) {
+			counts[t]++
+		}
+	}
+	for t, n := range counts {
+		logits[t] -= p.Presence + p.Frequency*float32(n)
+	}
+}
+
+// Chain applies its processors in order.
+type Chain []Processor
+
+// Process runs every processor of the chain.
+func (c Chain) Process(tokens []int32, logits []float32) {
+	for _, p := range c {
+		p.Process(tokens, logits)
+	}
+}
+
 // Sampler chooses the next token from logits.
 type Sampler struct {
 	Temperature float64 // 0 or less: greedy

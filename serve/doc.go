@@ -7,10 +7,10 @@
 // format). A request names its model as the base name or "base:adapter".
 // Both completion endpoints take max_tokens (max_completion_tokens for
 // chat; Config.DefaultMaxTokens when absent, for both), temperature, top_p, seed, up to four stop strings, stream (server-
-// sent events, with stream_options.include_usage) and report usage; the
-// extensions top_k and repetition_penalty are accepted too. n must be 1,
-// logprobs and non-zero frequency/presence penalties are refused rather
-// than ignored. Generation stops at the EOS ids of generation_config.json,
+// sent events, with stream_options.include_usage), frequency_penalty and
+// presence_penalty (-2 to 2, over the generated tokens, as OpenAI defines
+// them), and report usage; the extensions top_k and repetition_penalty are
+// accepted too. n must be 1, and logprobs are refused rather than ignored. Generation stops at the EOS ids of generation_config.json,
 // the chat template's end-of-turn tokens (chat only), a stop string or the
 // token budget (finish_reason "length"); a prompt that does not fit the
 // model's context is a 400 with code context_length_exceeded, and

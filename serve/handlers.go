@@ -147,9 +147,18 @@ func (s *Server) newJob(r *http.Request, p *api.Sampling, maxTokens *int, prompt
 	if p.N != nil && *p.N != 1 {
 		return nil, badRequest("n", "n is %d; this server returns one choice (n = 1)", *p.N)
 	}
+	pen := generate.Penalties{Prompt: len(prompt)}
 	for name, x := range map[string]*float64{"frequency_penalty": p.FrequencyPenalty, "presence_penalty": p.PresencePenalty} {
-		if x != nil && *x != 0 {
-			return nil, badRequest(name, "%s is not supported (only 0); use repetition_penalty", name)
+		if x == nil {
+			continue
+		}
+		if !(*x >= -2 && *x <= 2) {
+			return nil, badRequest(name, "%s is %v; want -2 to 2", name, *x)
+		}
+		if name == "frequency_penalty" {
+			pen.Frequency = float32(*x)
+		} else {
+			pen.Presence = float32(*x)
 		}
 	}
 	if l := strings.TrimSpace(string(p.Logprobs)); l != "" && l != "null" && l != "false" && l != "0" {
@@ -166,6 +175,13 @@ func (s *Server) newJob(r *http.Request, p *api.Sampling, maxTokens *int, prompt
 		}
 		if rp != 1 {
 			penalty = generate.RepetitionPenalty{Penalty: float32(rp)}
+		}
+	}
+	if pen.Presence != 0 || pen.Frequency != 0 {
+		if penalty != nil {
+			penalty = generate.Chain{penalty, pen}
+		} else {
+			penalty = pen
 		}
 	}
 	if len(prompt) == 0 {

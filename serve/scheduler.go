@@ -18,7 +18,7 @@ type job struct {
 	prompt  []int32
 	max     int
 	sampler *generate.Sampler
-	penalty generate.Processor // repetition penalty, or nil
+	penalty generate.Processor // the sampling penalties (repetition, presence, frequency), or nil
 	json    *generate.JSONProcessor
 	stopIDs map[int32]bool
 	stops   []string

@@ -302,6 +302,8 @@ func TestBadRequests(t *testing.T) {
 		{"no messages", chatURL, `{"model": "hone", "messages": []}`, 400, "messages"},
 		{"temperature", chatURL, `{"model": "hone", "temperature": 3, "messages": [{"role": "user", "content": "hi"}]}`, 400, "temperature"},
 		{"n", chatURL, `{"model": "hone", "n": 2, "messages": [{"role": "user", "content": "hi"}]}`, 400, "n"},
+		{"presence_penalty", chatURL, `{"model": "hone", "presence_penalty": 2.5, "messages": [{"role": "user", "content": "hi"}]}`, 400, "presence_penalty"},
+		{"frequency_penalty", cmplURL, `{"model": "hone", "frequency_penalty": -3, "prompt": "hi"}`, 400, "frequency_penalty"},
 		{"bad schema", chatURL, `{"model": "hone", "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a"}}}, "messages": [{"role": "user", "content": "hi"}]}`, 400, "response_format.json_schema.schema"},
 		{"bad format", chatURL, `{"model": "hone", "response_format": {"type": "xml"}, "messages": [{"role": "user", "content": "hi"}]}`, 400, "response_format.type"},
 		{"prompt list", cmplURL, `{"model": "hone", "prompt": [1, 2]}`, 400, "prompt"},
@@ -323,13 +325,17 @@ func TestBadRequests(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("after the bad requests a good one got %d", status)
 	}
+	status, e := post(t, chatURL, `{"model": "hone", "max_tokens": 3, "presence_penalty": 1.5, "frequency_penalty": -0.5, "repetition_penalty": 1.1, "messages": [{"role": "user", "content": "hi"}]}`)
+	if status != 200 {
+		t.Fatalf("a request with presence, frequency and repetition penalties got %d: %+v", status, e.Error)
+	}
 	resp, err := http.Get(f.ts.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`hone_http_requests_total{path="/v1/chat/completions",code="400"}`, `hone_http_requests_total{path="/v1/chat/completions",code="200"} 1`, "hone_decode_batch_size_count"} {
+	for _, want := range []string{`hone_http_requests_total{path="/v1/chat/completions",code="400"}`, `hone_http_requests_total{path="/v1/chat/completions",code="200"} 2`, "hone_decode_batch_size_count"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
