@@ -49,6 +49,9 @@ func TestHubIDs(t *testing.T) {
 	if out, stderr, code := honeEnv(t, env, "data", "preview", file, "--model", "org/tiny"); code != 0 || !strings.Contains(out, "tokens") {
 		t.Errorf("data preview --model org/tiny = exit %d: %s%s", code, out, stderr)
 	}
+	if out, stderr, code := honeEnv(t, env, "tokenize", "--tokenizer", "org/tiny"); code != 0 {
+		t.Errorf("tokenize --tokenizer org/tiny = exit %d: %s%s", code, out, stderr)
+	}
 	if out, stderr, code := honeEnv(t, env, "data", "check", file, "--model", "org/tiny"); code == 2 || !strings.Contains(out, "token") {
 		t.Errorf("data check --model org/tiny = exit %d: %s%s", code, out, stderr)
 	}
@@ -118,6 +121,8 @@ func TestHubIDs(t *testing.T) {
 		{"merge", "--model", "org/absent", "--adapter", dir, "--out", out},
 		{"quantize", "--model", "org/absent", "--out", out},
 		{"bench", "generate", "--model", "org/absent"},
+		{"tokenize", "--tokenizer", "org/absent"},
+		{"template", "--tokenizer", "org/absent", "--messages", file},
 	} {
 		_, stderr, code := honeEnv(t, env, args...)
 		if code == 0 || !strings.Contains(stderr, "org/absent") || !strings.Contains(stderr, "offline") {

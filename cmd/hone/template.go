@@ -44,7 +44,7 @@ markers).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTemplate(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder whose chat template to use")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer or model folder, or Hub id org/name[@revision], whose chat template to use")
 	fl.StringVar(&f.template, "template", "", "built-in template name or .jinja file, instead of the tokenizer's")
 	fl.StringVar(&f.variant, "variant", "", "named template of the tokenizer (tool_use, rag, ...); default: the default one")
 	fl.StringVar(&f.messages, "messages", "", "JSON file with the conversation (required; - for stdin)")
@@ -61,6 +61,11 @@ markers).`,
 func (f *templateFlags) loadChatTemplate() (*chat.Template, error) {
 	var t *chat.Template
 	var err error
+	if f.tokenizer != "" {
+		if f.tokenizer, err = resolveModelOrFile(f.tokenizer); err != nil {
+			return nil, fmt.Errorf("--tokenizer: %w", err)
+		}
+	}
 	switch {
 	case f.template != "" && f.variant != "":
 		return nil, fmt.Errorf("--variant applies to --tokenizer, not --template")

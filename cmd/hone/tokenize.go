@@ -41,7 +41,7 @@ Special tokens written in the text (such as <|eot_id|>) are always matched;
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder or tokenizer.json file (required)")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder, tokenizer.json file or Hub id org/name[@revision] (required)")
 	fl.BoolVar(&f.special, "special", false, "add the special tokens of the post-processor (BOS/EOS)")
 	fl.BoolVar(&f.jsonl, "jsonl", false, "read one JSON string per line, write one JSON array of ids per line")
 	cmd.MarkFlagRequired("tokenizer")
@@ -49,7 +49,11 @@ Special tokens written in the text (such as <|eot_id|>) are always matched;
 }
 
 func runTokenize(in io.Reader, out io.Writer, f *tokenizeFlags) error {
-	tk, err := tokenizer.Load(f.tokenizer)
+	path, err := resolveModelOrFile(f.tokenizer)
+	if err != nil {
+		return withCode(2, fmt.Errorf("--tokenizer: %w", err))
+	}
+	tk, err := tokenizer.Load(path)
 	if err != nil {
 		return withCode(2, err)
 	}
