@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"hone/gguf"
 )
@@ -74,35 +71,9 @@ func TestHubIDs(t *testing.T) {
 	}
 
 	// serve: the default API name is the Hub id
-	cmd := exec.Command(honeBin, "serve", "--model", "org/tiny", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	found := make(chan string, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "listening") {
-				break
-			}
-		}
-		found <- log.String()
-	}()
-	select {
-	case log := <-found:
-		if !strings.Contains(log, "models=org/tiny") {
-			t.Errorf("serve --model org/tiny did not serve it as org/tiny:\n%s", log)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("serve --model org/tiny did not start")
+	cmd, _, _, log := startServe(t, env, "--model", "org/tiny", "--addr", "127.0.0.1:0")
+	if !strings.Contains(log, "models=org/tiny") {
+		t.Errorf("serve --model org/tiny did not serve it as org/tiny:\n%s", log)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()

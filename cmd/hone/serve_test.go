@@ -48,41 +48,7 @@ func TestServe(t *testing.T) {
 	if _, stderr, code := hone(t, "", "serve", "--model", dir, "--adapter", "noequals"); code != 2 || !strings.Contains(stderr, "NAME=DIR") {
 		t.Errorf("a bad --adapter exited %d (%s), want 2 naming NAME=DIR", code, stderr)
 	}
-	cmd := exec.Command(honeBin, "serve", "--model", dir, "--addr", "127.0.0.1:0", "--name", "tiny")
-	cmd.Env = append(os.Environ(), "HONE_API_KEY=k1,k2")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var url, log string
-	re := regexp.MustCompile(`url=(http://\S+)`)
-	timeout := time.After(30 * time.Second)
-	for url == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("hone serve exited early:\n%s", log)
-			}
-			log += l + "\n"
-			if m := re.FindStringSubmatch(l); m != nil {
-				url = m[1]
-			}
-		case <-timeout:
-			t.Fatalf("hone serve did not start:\n%s", log)
-		}
-	}
+	cmd, lines, url, log := startServe(t, []string{"HONE_API_KEY=k1,k2"}, "--model", dir, "--addr", "127.0.0.1:0", "--name", "tiny")
 	if !strings.Contains(log, "ChatML") {
 		t.Errorf("no log line about the ChatML fallback:\n%s", log)
 	}
@@ -129,4 +95,48 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(log, "stopped") {
 		t.Errorf("no shutdown log line:\n%s", log)
 	}
+}
+
+// startServe runs hone serve with args (and env added to the environment)
+// and waits until it logs the URL it listens on: it returns the process
+// (killed at the end of the test), its remaining log lines, the URL and
+// the log so far.
+func startServe(t *testing.T, env []string, args ...string) (*exec.Cmd, <-chan string, string, string) {
+	t.Helper()
+	cmd := exec.Command(honeBin, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var url, log string
+	re := regexp.MustCompile(`url=(http://\S+)`)
+	timeout := time.After(30 * time.Second)
+	for url == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("hone serve exited early:\n%s", log)
+			}
+			log += l + "\n"
+			if m := re.FindStringSubmatch(l); m != nil {
+				url = m[1]
+			}
+		case <-timeout:
+			t.Fatalf("hone serve did not start:\n%s", log)
+		}
+	}
+	return cmd, lines, url, log
 }
